@@ -1,0 +1,3 @@
+from hermes_gateway.cli import main
+
+raise SystemExit(main())

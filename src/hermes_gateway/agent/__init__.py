@@ -1,0 +1,1 @@
+"""The agent runtime: model providers, the turn loop, tools, approvals, usage."""

@@ -1,0 +1,78 @@
+"""The agent's turn loop: ask the model, run the tools it calls, feed the results back, until it
+answers in plain text."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from hermes_gateway.storage.records import TranscriptEntry
+
+MAX_TOOL_ROUNDS = 25
+
+
+class ToolSet(Protocol):
+    def schemas(self) -> list[dict[str, Any]]: ...
+
+    async def call(self, name: str, arguments: str) -> str:
+        """Run one tool; errors come back as text the model can read, never as exceptions."""
+
+
+class NoTools:
+    def schemas(self) -> list[dict[str, Any]]:
+        return []
+
+    async def call(self, name: str, arguments: str) -> str:
+        return f"error: there is no tool named {name!r}"
+
+
+@dataclass
+class LoopResult:
+    text: str
+    entries: list[TranscriptEntry] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+async def run_loop(
+    client,
+    model: str,
+    messages: list[dict[str, Any]],
+    tools: ToolSet,
+    on_text: Callable[[str], Any] | None = None,
+    result: LoopResult | None = None,
+) -> LoopResult:
+    """Runs the loop, recording into `result` as it goes so that an interrupted turn can keep
+    what was already said and done."""
+    result = result if result is not None else LoopResult(text="")
+    messages = list(messages)
+    schemas = tools.schemas() or None
+    for _ in range(MAX_TOOL_ROUNDS):
+        completion = await client.complete(
+            model=model, messages=messages, tools=schemas, on_text=on_text
+        )
+        if completion.usage:
+            result.input_tokens += completion.usage.input_tokens
+            result.output_tokens += completion.usage.output_tokens
+        if not completion.tool_calls:
+            result.text = completion.text
+            result.entries.append(TranscriptEntry(role="assistant", content=completion.text))
+            return result
+        calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in completion.tool_calls
+        ]
+        step = TranscriptEntry(role="assistant", content=completion.text, tool_calls=calls)
+        result.entries.append(step)
+        messages.append(step.to_openai())
+        outputs = await asyncio.gather(
+            *(tools.call(c.name, c.arguments) for c in completion.tool_calls)
+        )
+        for call, output in zip(completion.tool_calls, outputs):
+            entry = TranscriptEntry(role="tool", content=output, tool_call_id=call.id, name=call.name)
+            result.entries.append(entry)
+            messages.append(entry.to_openai())
+    result.text = f"I stopped after {MAX_TOOL_ROUNDS} rounds of tool calls without a final answer."
+    result.entries.append(TranscriptEntry(role="assistant", content=result.text))
+    return result

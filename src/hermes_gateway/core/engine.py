@@ -1,0 +1,304 @@
+"""The engine: owns the adapters, routes every inbound message (DESIGN.md §2) and publishes
+every step on the event bus. UI-free: the CLI, the service and the TUI all drive this class."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+from hermes_gateway.core.bus import EventBus
+from hermes_gateway.core.events import (
+    EngineStarted,
+    EngineStopping,
+    EngineWarning,
+    MessageIgnored,
+    MessageReceived,
+    PairingRequested,
+    PlatformStatusChanged,
+    SessionChanged,
+)
+from hermes_gateway.core.turns import Pending, TurnRunner
+from hermes_gateway.core.types import (
+    ChatType,
+    InboundMessage,
+    OutboundMessage,
+    Platform,
+    SessionSource,
+    message_from_payload,
+    message_to_payload,
+)
+from hermes_gateway.delivery.sender import Sender
+from hermes_gateway.platforms.base import Adapter, AdapterContext
+from hermes_gateway.platforms.registry import adapter_class
+from hermes_gateway.sessions.lane import Lane
+from hermes_gateway.sessions.manager import SessionManager
+from hermes_gateway.storage.base import Store
+from hermes_gateway.storage.records import NewOutbox, OutboxRow
+
+log = logging.getLogger("hermes.engine")
+
+INTERRUPT_ACK = "⚡ Interrupted — reading your new message."
+TYPING_REFRESH = 4.0  # seconds; platforms drop the indicator after ~5 s
+DRAIN_TIMEOUT = 2.0
+# Pairing answers worth a reply; repeats while a code is pending stay silent (no spam loop).
+PAIRING_REPLIES = {"issued", "too-many-pending", "locked"}
+
+
+class Engine:
+    def __init__(
+        self,
+        settings,
+        store: Store,
+        *,
+        bus: EventBus | None = None,
+        clock: Callable[[], float] = time.time,
+        runtime=None,
+    ) -> None:
+        from hermes_gateway.agent.runtime import AgentRuntime
+        from hermes_gateway.commands import build_registry
+        from hermes_gateway.security.access import build_authorizer
+        from hermes_gateway.security.pairing import PairingManager
+
+        self.settings = settings
+        self.store = store
+        self.bus = bus or EventBus()
+        self.clock = clock
+        self.runtime = runtime or AgentRuntime(settings.model, settings.env)
+        self.sessions = SessionManager(store, settings, clock)
+        self.authorizer = build_authorizer(settings, store)
+        self.pairing = PairingManager(store, clock)
+        self.commands = build_registry()
+        self.turns = TurnRunner(self)
+        self.sender = Sender(store, self.bus, self.adapter, clock)
+        self.adapters: dict[str, Adapter] = {}
+        self.platform_state: dict[str, str] = {}
+        self.lanes: dict[str, Lane] = {}
+        self.home_channels: dict[str, str] = {}  # set by /sethome while running
+        self._tasks: set[asyncio.Task] = set()
+        self._stopped = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        enabled = [p for p in Platform if self.settings.platforms[p.value].enabled]
+        target = self.runtime.default
+        self.bus.publish(
+            EngineStarted(
+                str(self.settings.home.root),
+                tuple(p.value for p in enabled),
+                target.provider,
+                target.model,
+            )
+        )
+        warning = self.authorizer.startup_warning()
+        if warning:
+            self.bus.publish(EngineWarning(warning))
+        await asyncio.gather(*(self._connect(p) for p in enabled))
+        for row in self.store.inbox_pending():  # answered nothing yet: a crash or a shutdown
+            self._route(row.id, message_from_payload(row.payload))
+        for row in self.store.outbox_pending():
+            self._spawn(self.sender.deliver(row))
+
+    async def _connect(self, platform: Platform) -> None:
+        name = platform.value
+        report = self._status_reporter(name)
+        try:
+            cls = adapter_class(platform)
+            adapter = cls(
+                self.settings.platforms[name],
+                AdapterContext(self.settings.home, self.ingest, report),
+            )
+            report("connecting", "")
+            await adapter.connect()
+        except Exception as exc:  # one dead platform never stops the others
+            report("failed", self.describe_error(exc))
+            return
+        self.adapters[name] = adapter
+
+    def _status_reporter(self, name: str) -> Callable[[str, str], None]:
+        def report(state: str, detail: str) -> None:
+            self.platform_state[name] = state
+            self.bus.publish(PlatformStatusChanged(name, state, detail))
+
+        return report
+
+    async def stop(self, reason: str = "stop") -> None:
+        """Cancel running turns (their messages stay in the inbox), finish sends in flight,
+        disconnect. Bounded: returns within about DRAIN_TIMEOUT seconds."""
+        self.bus.publish(EngineStopping(reason))
+        for lane in self.lanes.values():
+            lane.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=DRAIN_TIMEOUT)
+        for task in list(self._tasks):
+            task.cancel()
+        for adapter in list(self.adapters.values()):
+            try:
+                await asyncio.wait_for(adapter.disconnect(), timeout=DRAIN_TIMEOUT)
+            except Exception as exc:
+                log.warning("disconnecting %s failed: %s", adapter.platform.value, exc)
+        self.adapters.clear()
+        await self.runtime.aclose()
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def adapter(self, platform: str) -> Adapter | None:
+        return self.adapters.get(platform)
+
+    @property
+    def console(self):
+        return self.adapters.get(Platform.CONSOLE.value)
+
+    # -- inbound -------------------------------------------------------------------
+    async def ingest(self, message: InboundMessage) -> bool:
+        """Called by adapters. Returns once the message is durable in the inbox (the adapter
+        may then acknowledge it); False if it was a replay of one already received."""
+        src = message.source
+        if not message.text.strip() and not message.attachments:
+            self.bus.publish(MessageIgnored(src.platform.value, src.chat_id, src.user_id, "empty"))
+            return True
+        inbox_id = self.store.inbox_add(
+            src.platform.value,
+            src.chat_id,
+            message.message_id,
+            message_to_payload(message),
+            self.clock(),
+            self.sessions.key_for(src),
+        )
+        if inbox_id is None:
+            self.bus.publish(
+                MessageIgnored(src.platform.value, src.chat_id, src.user_id, "duplicate")
+            )
+            return False
+        self._route(inbox_id, message)
+        return True
+
+    def _route(self, inbox_id: int, message: InboundMessage) -> None:
+        src = message.source
+        platform = src.platform.value
+        if not self.authorizer.check(platform, src.user_id).allowed:
+            self._ignore(inbox_id, src, "unauthorized")
+            if src.chat_type is ChatType.DM and self.settings.unauthorized_dm_behavior == "pair":
+                self._offer_pairing(src)
+            return
+        if src.chat_type is not ChatType.DM and not message.addressed:
+            self._ignore(inbox_id, src, "not-addressed")
+            return
+        key = self.sessions.key_for(src)
+        self.bus.publish(
+            MessageReceived(platform, src.chat_id, src.user_id, message.message_id, key,
+                            len(message.text))
+        )
+        parsed = self.commands.parse(message.text)
+        if parsed is not None:
+            self._spawn(self.commands.run(self, parsed, message, inbox_id, key))
+            return
+        self.submit(key, Pending(inbox_id, message))
+
+    def submit(self, key: str, pending: Pending) -> None:
+        lane = self.lane(key)
+        outcome = lane.submit(pending)
+        if outcome == "interrupting":
+            self.queue_reply(pending.message.source, INTERRUPT_ACK, key)
+        if outcome != "started":
+            current = self.store.session_current(key)
+            self.bus.publish(SessionChanged(key, current.id if current else "", "queued"))
+
+    def lane(self, key: str) -> Lane:
+        if key not in self.lanes:
+            self.lanes[key] = Lane(
+                key,
+                lambda batch, control: self.turns.run(key, batch, control),
+                self.settings.busy_input_mode,
+            )
+        return self.lanes[key]
+
+    def stop_session(self, key: str) -> bool:
+        """Interrupt the session's turn without a follow-up; what waited is dropped."""
+        lane = self.lanes.get(key)
+        if lane is None or not lane.busy:
+            return False
+        dropped = lane.stop()
+        ids = [p.inbox_id for p in dropped if p.inbox_id is not None]
+        self.store.inbox_finish(ids, "stopped", self.clock())
+        return True
+
+    def set_home_channel(self, platform: str, chat_id: str) -> None:
+        self.home_channels[platform] = chat_id
+
+    def home_channel(self, platform: str) -> str:
+        return self.home_channels.get(platform) or self.settings.platforms[platform].home_channel
+
+    def is_protected(self, key: str) -> bool:
+        """Sessions with a pending approval or a live background process are never reset."""
+        return False
+
+    def _ignore(self, inbox_id: int, src: SessionSource, reason: str) -> None:
+        self.store.inbox_finish([inbox_id], "ignored", self.clock(), reason)
+        self.bus.publish(MessageIgnored(src.platform.value, src.chat_id, src.user_id, reason))
+
+    def _offer_pairing(self, src: SessionSource) -> None:
+        outcome = self.pairing.request(src.platform.value, src.user_id, src.user_name)
+        if outcome.status == "issued":
+            self.bus.publish(PairingRequested(src.platform.value, src.user_id, src.user_name))
+        if outcome.status in PAIRING_REPLIES:
+            # Sent directly, not through the outbox: the code must never be stored in clear.
+            self._spawn(self._send_direct(src, outcome.message))
+
+    async def _send_direct(self, src: SessionSource, text: str) -> None:
+        adapter = self.adapter(src.platform.value)
+        if adapter is not None:
+            await adapter.send(OutboundMessage(src.chat_id, text, thread_id=src.thread_id))
+
+    # -- outbound -------------------------------------------------------------------
+    def reply_row(self, src: SessionSource, text: str, key: str, reply_to: str = "") -> NewOutbox:
+        return NewOutbox(src.platform.value, src.chat_id, text, src.thread_id, reply_to, key)
+
+    def queue_reply(self, src: SessionSource, text: str, key: str = "") -> None:
+        """Write a reply to the outbox, then send it."""
+        row = self.reply_row(src, text, key)
+        self.send_later(self.store.outbox_add(row, self.clock()), row)
+
+    def send_later(self, outbox_id: int, row: NewOutbox) -> None:
+        self._spawn(
+            self.sender.deliver(
+                OutboxRow(outbox_id, row.platform, row.chat_id, row.text, row.thread_id,
+                          row.reply_to, row.session_key)
+            )
+        )
+
+    def start_typing(self, src: SessionSource) -> asyncio.Task:
+        """Show "typing…" beside the turn, refreshed until cancelled."""
+        adapter = self.adapter(src.platform.value)
+
+        async def keep_typing() -> None:
+            if adapter is None or not adapter.capabilities.typing:
+                return
+            while True:
+                try:
+                    await adapter.typing(src.chat_id, src.thread_id)
+                except Exception as exc:
+                    log.debug("typing on %s failed: %s", src.platform.value, exc)
+                await asyncio.sleep(TYPING_REFRESH)
+
+        return asyncio.create_task(keep_typing())
+
+    # -- helpers ----------------------------------------------------------------------
+    def describe_error(self, exc: BaseException) -> str:
+        text = str(exc).strip()
+        return text if text else type(exc).__name__
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("background task failed: %s", self.describe_error(exc), exc_info=exc)

@@ -1,0 +1,175 @@
+"""Message types shared by the engine, the adapters and the delivery layer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Platform(str, Enum):
+    TELEGRAM = "telegram"
+    DISCORD = "discord"
+    SLACK = "slack"
+    WHATSAPP = "whatsapp"
+    SIGNAL = "signal"
+    SMS = "sms"
+    EMAIL = "email"
+    HOMEASSISTANT = "homeassistant"
+    MATTERMOST = "mattermost"
+    MATRIX = "matrix"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"
+    WECOM = "wecom"
+    WECOM_CALLBACK = "wecom_callback"
+    WEIXIN = "weixin"
+    BLUEBUBBLES = "bluebubbles"
+    QQBOT = "qqbot"
+    API_SERVER = "api_server"
+    WEBHOOK = "webhook"
+    CONSOLE = "console"
+
+    @property
+    def env_prefix(self) -> str:
+        """Prefix of this platform's environment variables, e.g. TELEGRAM, WECOM_CALLBACK."""
+        return self.value.upper()
+
+
+class ChatType(str, Enum):
+    DM = "dm"
+    GROUP = "group"
+    CHANNEL = "channel"
+    THREAD = "thread"
+
+
+class MessageKind(str, Enum):
+    TEXT = "text"
+    PHOTO = "photo"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+
+
+@dataclass(frozen=True)
+class SessionSource:
+    """Where a message came from; the session key is built from it (sessions.keys)."""
+
+    platform: Platform
+    chat_id: str
+    chat_type: ChatType = ChatType.DM
+    user_id: str = ""
+    user_name: str = ""
+    thread_id: str = ""
+    chat_name: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    path: str
+    kind: MessageKind
+    mime_type: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    source: SessionSource
+    message_id: str
+    text: str
+    kind: MessageKind = MessageKind.TEXT
+    attachments: tuple[Attachment, ...] = ()
+    reply_to: str = ""
+    timestamp: float = field(default_factory=time.time)
+    # Set by the adapter when the bot was addressed in a group (mention or reply).
+    addressed: bool = True
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    chat_id: str
+    text: str
+    thread_id: str = ""
+    reply_to: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    # Buttons offered with the message: (label, callback data) pairs.
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    message_id: str = ""
+    error: str = ""
+    retry_after: float | None = None
+    # False when the failure may already have delivered (e.g. a read timeout): never retried.
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform can do. The delivery layer reads these; nothing branches on platform."""
+
+    max_length: int = 4096
+    can_edit: bool = False
+    typing: bool = False
+    threads: bool = False
+    reactions: bool = False
+    images: bool = False
+    files: bool = False
+    voice: bool = False
+    buttons: bool = False
+    markdown: bool = False
+
+
+def message_to_payload(message: InboundMessage) -> dict:
+    """The inbox's JSON form of a message (replayed after a restart)."""
+    s = message.source
+    return {
+        "source": {
+            "platform": s.platform.value,
+            "chat_id": s.chat_id,
+            "chat_type": s.chat_type.value,
+            "user_id": s.user_id,
+            "user_name": s.user_name,
+            "thread_id": s.thread_id,
+            "chat_name": s.chat_name,
+        },
+        "message_id": message.message_id,
+        "text": message.text,
+        "kind": message.kind.value,
+        "attachments": [
+            {"path": a.path, "kind": a.kind.value, "mime_type": a.mime_type, "size": a.size}
+            for a in message.attachments
+        ],
+        "reply_to": message.reply_to,
+        "timestamp": message.timestamp,
+        "addressed": message.addressed,
+    }
+
+
+def message_from_payload(payload: dict) -> InboundMessage:
+    s = payload["source"]
+    return InboundMessage(
+        source=SessionSource(
+            platform=Platform(s["platform"]),
+            chat_id=s["chat_id"],
+            chat_type=ChatType(s["chat_type"]),
+            user_id=s["user_id"],
+            user_name=s["user_name"],
+            thread_id=s["thread_id"],
+            chat_name=s["chat_name"],
+        ),
+        message_id=payload["message_id"],
+        text=payload["text"],
+        kind=MessageKind(payload["kind"]),
+        attachments=tuple(
+            Attachment(a["path"], MessageKind(a["kind"]), a["mime_type"], a["size"])
+            for a in payload["attachments"]
+        ),
+        reply_to=payload["reply_to"],
+        timestamp=payload["timestamp"],
+        addressed=payload["addressed"],
+    )

@@ -1,0 +1,48 @@
+"""Split a reply into messages under a platform's length limit, at the most natural boundary:
+a blank line, then a line break, then a space; a code block cut in two is closed and reopened."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+FENCE = "```"
+
+
+def split_message(text: str, limit: int, length: Callable[[str], int] = len) -> list[str]:
+    if limit <= len(FENCE) * 2 + 2:
+        raise ValueError("limit too small to split a message")
+    chunks: list[str] = []
+    rest = text
+    while length(rest) > limit:
+        cut = _best_cut(rest, limit - len(FENCE) - 1, length)
+        head, rest = rest[:cut].rstrip("\n"), rest[cut:].lstrip("\n")
+        if head.count(FENCE) % 2 == 1:  # inside a code block: close it here, reopen in the next
+            language = _open_fence_language(head)
+            head += "\n" + FENCE
+            rest = f"{FENCE}{language}\n{rest}"
+        chunks.append(head)
+    if rest.strip() or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def _best_cut(text: str, limit: int, length: Callable[[str], int]) -> int:
+    # Longest prefix within the limit (binary search: `length` may count UTF-16 units).
+    lo, hi = 1, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if length(text[:mid]) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    window = text[:lo]
+    for separator in ("\n\n", "\n", " "):
+        at = window.rfind(separator)
+        if at > lo // 3:  # never leave a uselessly short first chunk
+            return at + len(separator)
+    return lo
+
+
+def _open_fence_language(head: str) -> str:
+    line = head[head.rfind(FENCE) + len(FENCE):].split("\n", 1)[0]
+    return line.strip()

@@ -1,0 +1,55 @@
+"""The interface every platform adapter implements. Adapters never touch the store or the
+sessions: they turn platform traffic into InboundMessages and send what the engine hands them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from hermes_gateway.core.types import (
+    Capabilities,
+    InboundMessage,
+    OutboundMessage,
+    Platform,
+    SendResult,
+)
+from hermes_gateway.home import HermesHome
+
+
+@dataclass
+class AdapterContext:
+    """What the engine gives an adapter."""
+
+    home: HermesHome
+    # Persists the message (inbox) and returns once it is durable: only then may the adapter
+    # acknowledge it to the platform. Returns False for a duplicate (still acknowledge it).
+    deliver_inbound: Callable[[InboundMessage], Awaitable[bool]]
+    # connecting | connected | failed | disabled | stopped, with a human reason.
+    report_status: Callable[[str, str], None]
+
+
+class Adapter(ABC):
+    platform: Platform
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, settings: Any, context: AdapterContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Start receiving. Returns once connected (or raises with a clear message)."""
+
+    @abstractmethod
+    async def disconnect(self) -> None: ...
+
+    @abstractmethod
+    async def send(self, message: OutboundMessage) -> SendResult: ...
+
+    async def edit(self, chat_id: str, message_id: str, text: str) -> SendResult:
+        return SendResult(ok=False, error=f"{self.platform.value} cannot edit messages",
+                          retryable=False)
+
+    async def typing(self, chat_id: str, thread_id: str = "") -> None:
+        """Show "typing…" once; the delivery layer refreshes it while a turn runs."""

@@ -1,0 +1,91 @@
+"""Runs one engine until SIGTERM/SIGINT: `hermes gateway` (foreground) and `--headless`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from typing import TextIO
+
+from hermes_gateway.core.types import OutboundMessage
+from hermes_gateway.home import HermesHome
+from hermes_gateway.service.lock import EngineLock
+from hermes_gateway.service.runlog import PlainLog, RichLog, SinkHandler, event_printer
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 78  # EX_CONFIG: a service manager should not restart into the same bad config
+
+
+def run_gateway(home: HermesHome, headless: bool, settings) -> int:
+    """Blocks until the engine stops. Returns the process exit code."""
+    from hermes_gateway.storage import open_store
+
+    home.ensure()
+    with EngineLock(home.lock_file):
+        store = open_store(home.state_db)
+        try:
+            return asyncio.run(_serve(home, headless, settings, store))
+        finally:
+            store.close()
+
+
+async def _serve(home: HermesHome, headless: bool, settings, store) -> int:
+    from hermes_gateway.agent.client import ProviderError
+    from hermes_gateway.core.engine import Engine
+    from hermes_gateway.platforms.console import pump_lines
+
+    sink = PlainLog() if headless else RichLog()
+    _route_logging(sink)
+    try:
+        engine = Engine(settings, store)
+    except ProviderError as exc:
+        print(f"hermes: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    engine.bus.listen(event_printer(sink))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    await engine.start()
+    pump = None
+    if engine.console is not None:
+        engine.console.add_output(_reply_printer(sys.stdout, headless))
+        pump = asyncio.create_task(pump_lines(engine.console))
+    await stop.wait()
+    await engine.stop("signal")
+    if pump is not None:
+        pump.cancel()
+    return EXIT_OK
+
+
+def _reply_printer(stream: TextIO, headless: bool):
+    if headless:  # one JSON line per reply: easy for scripts, safe for any text
+        def print_reply(message: OutboundMessage) -> None:
+            stream.write(json.dumps({"chat": message.chat_id, "text": message.text},
+                                    ensure_ascii=False) + "\n")
+            stream.flush()
+
+        return print_reply
+
+    from rich.console import Console
+    from rich.markdown import Markdown
+    from rich.padding import Padding
+
+    console = Console(file=stream)
+
+    def print_reply(message: OutboundMessage) -> None:
+        console.print(Padding(Markdown(message.text), (0, 0, 1, 2)))
+
+    return print_reply
+
+
+def _route_logging(sink) -> None:
+    root = logging.getLogger("hermes")
+    root.handlers[:] = [SinkHandler(sink)]
+    root.setLevel(logging.INFO)
+    root.propagate = False

@@ -1,0 +1,3 @@
+"""Shared fixtures. Peers are real loopback servers started as subprocesses and stopped by PID."""
+
+from tests.peers.fixtures import openai_peer  # noqa: F401
