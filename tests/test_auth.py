@@ -95,10 +95,13 @@ def test_non_boolean_allow_all_values_do_not_open_access(store):
 
 
 # -- the local console --------------------------------------------------------------------
-def test_console_is_always_allowed_even_with_nothing_configured(store):
-    auth = Authorizer(AccessPolicy(), store)
-    assert auth.check("console", "operator") == Decision(True, "local-console")
-    assert auth.check(Platform.CONSOLE, "") == Decision(True, "local-console")
+def test_console_follows_the_same_rules_and_does_not_count_as_configured(store):
+    assert not Authorizer(AccessPolicy(), store).check("console", "operator").allowed
+    policy = AccessPolicy(platform_allow_all={"console": True})
+    assert policy.is_empty()  # the local terminal lets nobody remote in
+    assert Authorizer(policy, store).check("console", "operator") == Decision(
+        True, "platform-allow-all"
+    )
 
 
 # -- each rule on its own -----------------------------------------------------------------
@@ -223,35 +226,3 @@ def test_platform_enum_and_platform_name_are_the_same_platform(store):
     assert auth.check("wecom_callback", "u").allowed
     assert auth.check(Platform.WECOM_CALLBACK, "u").allowed
     assert not auth.check(Platform.WECOM, "u").allowed
-
-
-# -- from the environment ---------------------------------------------------------------------
-def test_from_env_reads_every_allowlist_setting(store):
-    policy = AccessPolicy.from_env(
-        {
-            "TELEGRAM_ALLOWED_USERS": "123456789, 987654321,",
-            "EMAIL_ALLOWED_USERS": "Trusted@Example.com",
-            "WECOM_CALLBACK_ALLOWED_USERS": "user-id-1",
-            "DISCORD_ALLOW_ALL_USERS": "true",
-            "GATEWAY_ALLOWED_USERS": "555",
-            "GATEWAY_ALLOW_ALL_USERS": "no",
-        }
-    )
-    assert policy.platform_allowed["telegram"] == frozenset({"123456789", "987654321"})
-    assert policy.platform_allowed["email"] == frozenset({"trusted@example.com"})
-    assert policy.platform_allowed["wecom_callback"] == frozenset({"user-id-1"})
-    assert "wecom" not in policy.platform_allowed
-    assert policy.platform_allow_all == {"discord": True}
-    assert policy.gateway_allowed == frozenset({"555"})
-    assert policy.gateway_allow_all is False
-
-
-@pytest.mark.parametrize("value", ["", "0", "false", "False", "maybe", "tru"])
-def test_from_env_only_an_explicit_true_enables_allow_all(value):
-    policy = AccessPolicy.from_env({"GATEWAY_ALLOW_ALL_USERS": value, "SMS_ALLOW_ALL_USERS": value})
-    assert policy.is_empty()
-
-
-@pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", "on"])
-def test_from_env_true_values_enable_allow_all(value):
-    assert AccessPolicy.from_env({"GATEWAY_ALLOW_ALL_USERS": value}).gateway_allow_all

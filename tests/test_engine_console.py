@@ -2,7 +2,11 @@
 scripted OpenAI-compatible peer over real loopback HTTP."""
 
 import asyncio
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 
 from hermes_gateway.core.events import MessageIgnored, TurnFinished
 from hermes_gateway.core.types import ChatType, InboundMessage, Platform, SessionSource
@@ -103,15 +107,49 @@ async def test_provider_failure_is_reported_and_retry_answers(tmp_path, openai_p
         assert openai_peer.requests()[-1]["body"]["messages"][-1]["content"] == "please"
 
 
-async def test_unknown_dm_user_gets_a_pairing_code_and_group_strangers_are_ignored(tmp_path):
-    async with running_engine(tmp_path / "home") as (engine, replies):
-        sent = []
-        engine.console.add_output(lambda m: sent.append(m))
-        stranger = SessionSource(Platform.CONSOLE, "dm-7", ChatType.DM, user_id="")
-        await engine.ingest(InboundMessage(stranger, "m1", "hi"))
+LOCKED_CONSOLE = {"CONSOLE_ALLOW_ALL_USERS": "false"}
+
+
+async def test_unknown_dm_user_gets_a_code_and_is_answered_once_approved(tmp_path):
+    async with running_engine(tmp_path / "home", LOCKED_CONSOLE) as (engine, replies):
+        await engine.console.inject("hi", user_id="alice", chat_id="dm-alice")
+        offer = await replies.next()
+        code = re.search(r"pairing code is: ([A-Z2-9]{8})", offer).group(1)
+        assert "hermes pairing approve console " + code in offer
+        await engine.console.inject("hello?", user_id="alice", chat_id="dm-alice")
         await asyncio.sleep(0.1)
-    # The console operator is always trusted; an empty user id on a real platform is not.
-    assert sent or replies.items
+        assert len(replies.items) == 1  # no answer and no second code while it is pending
+        # the operator approves from the CLI: a separate process writing the same state.db
+        result = subprocess.run(
+            [sys.executable, "-m", "hermes_gateway", "pairing", "approve", "console", code.lower()],
+            env={**os.environ, "HERMES_HOME": str(tmp_path / "home")},
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        await engine.console.inject("now?", user_id="alice", chat_id="dm-alice")
+        assert "now?" in await replies.next()
+    # the code never reached the store in clear
+    assert code.encode() not in (tmp_path / "home" / "state.db").read_bytes()
+
+
+async def test_unauthorized_group_messages_are_ignored_silently(tmp_path):
+    async with running_engine(tmp_path / "home", LOCKED_CONSOLE) as (engine, replies):
+        seen = engine.bus.subscribe()
+        stranger = SessionSource(Platform.CONSOLE, "g1", ChatType.GROUP, user_id="mallory")
+        await engine.ingest(InboundMessage(stranger, "m1", "hi all"))
+        event = await _next_of(seen, MessageIgnored)
+        await asyncio.sleep(0.1)
+        assert engine.pairing.pending() == []
+    assert event.reason == "unauthorized" and replies.items == []
+
+
+async def test_group_message_not_addressed_to_the_bot_is_ignored(tmp_path):
+    async with running_engine(tmp_path / "home") as (engine, replies):
+        seen = engine.bus.subscribe()
+        member = SessionSource(Platform.CONSOLE, "g1", ChatType.GROUP, user_id="bob")
+        await engine.ingest(InboundMessage(member, "m1", "chatting", addressed=False))
+        event = await _next_of(seen, MessageIgnored)
+    assert event.reason == "not-addressed" and replies.items == []
 
 
 async def _until(predicate, timeout: float = 10.0) -> None:

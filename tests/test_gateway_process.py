@@ -26,7 +26,7 @@ def gateways():
 
 def test_headless_console_round_trip_and_sigterm_exits_zero(tmp_path, gateways):
     gateway = gateways(tmp_path / "home")
-    gateway.wait_for_log("platform_status_changed platform=console state=connected")
+    gateway.wait_for_log("platform.status_changed platform=console state=connected")
     gateway.say("hello from a pipe")
     reply = gateway.reply()
     assert reply["chat"] == "local" and "hello from a pipe" in reply["text"]

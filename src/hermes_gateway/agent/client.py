@@ -278,7 +278,7 @@ class ChatClient:
             status = response.status_code
             if status in RETRY_STATUSES:
                 await response.aclose()
-                delay = _retry_after(response.headers.get("retry-after")) if status == 429 else None
+                delay = _retry_after(response.headers.get("retry-after"))  # 429, and 503 too
                 raise _Retry(status, delay, f"HTTP {status}")
             if status >= 400:
                 try:

@@ -46,11 +46,11 @@ async def provider(ctx: CommandContext) -> str:
     from hermes_gateway.agent.providers import status
 
     engine = ctx.engine
-    m = engine.settings.model
     active = engine.runtime.default.provider
     lines = ["Providers:"]
-    for name, label, has_key, _ in status(engine.settings.env, m.api_key, m.provider):
-        mark = "●" if name == active else " "
+    rows = status(engine.settings.env, engine.settings.model.api_key, active)
+    for name, label, has_key, is_active in rows:
+        mark = "●" if is_active else " "
         auth = "key set" if has_key else "no key"
         lines.append(f"{mark} {name} — {label} ({auth})")
     return "\n".join(lines)

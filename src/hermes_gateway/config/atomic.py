@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write cycles on the files of one folder.
+
+    Two quick edits (say /sethome and /approve always) would otherwise both read the old
+    file and the second replace would drop the first change. The lock is taken on the
+    folder itself, so no lock file appears in HERMES_HOME.
+    """
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except FileNotFoundError:
+        yield  # a new folder: write_atomic creates it, nothing to race with yet
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def real_path(path: Path) -> Path:
@@ -21,16 +45,24 @@ def read_text(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise ConfigError(str(path), "", "a readable file", problem="unreadable file (is a directory)") from None
+        raise _unreadable(path, "is a directory") from None
     except OSError as exc:
-        raise ConfigError(str(path), "", "a readable file", problem=f"unreadable file ({exc.strerror})") from None
+        raise _unreadable(path, exc.strerror or type(exc).__name__) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            str(path), "", "UTF-8 text", problem=f"not valid UTF-8 (byte {data[exc.start]:#04x})", line=line
-        ) from None
+        problem = f"not valid UTF-8 (byte {data[exc.start]:#04x})"
+        raise ConfigError(str(path), "", "UTF-8 text", problem=problem, line=line) from None
+
+
+def _unreadable(path: Path, reason: str) -> ConfigError:
+    return ConfigError(str(path), "", "a readable file", problem=f"unreadable file ({reason})")
+
+
+def only_deletions(changes: Mapping[Any, Any]) -> bool:
+    """True when every change removes a key: applied to a missing file, nothing to write."""
+    return all(value is None for value in changes.values())
 
 
 def existing_mode(path: Path, default: int = 0o600) -> int:
@@ -50,8 +82,8 @@ def write_atomic(path: Path, text: str, mode: int) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            os.fchmod(handle.fileno(), mode)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

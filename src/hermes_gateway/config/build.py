@@ -7,7 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..home import HermesHome
-from .loader import Merged
+from .merge import Merged
 from .reader import Reader
 from .schema import (
     APPROVAL_MODES,
@@ -52,8 +52,12 @@ def build_settings(home: HermesHome, merged: Merged, env: Mapping[str, str]) -> 
         model=_model(read),
         platforms=_platforms(read, display),
         session_reset=session_reset,
-        reset_by_platform=_reset_table(read, "reset_by_platform", PLATFORM_NAMES, session_reset, "unknown platform"),
-        reset_by_type=_reset_table(read, "reset_by_type", CHAT_TYPES, session_reset, "unknown chat type"),
+        reset_by_platform=_reset_table(
+            read, "reset_by_platform", PLATFORM_NAMES, session_reset, "unknown platform"
+        ),
+        reset_by_type=_reset_table(
+            read, "reset_by_type", CHAT_TYPES, session_reset, "unknown chat type"
+        ),
         group_sessions_per_user=read.boolean("group_sessions_per_user", True),
         unauthorized_dm_behavior=read.choice("unauthorized_dm_behavior", "pair", DM_BEHAVIORS),
         busy_input_mode=read.choice("busy_input_mode", "interrupt", BUSY_MODES),
@@ -109,8 +113,10 @@ def _platform(read: Reader, name: str, display: DisplaySettings) -> PlatformSett
     read.mapping(key)
     token = read.text(f"{key}.token")
     api_key = read.text(f"{key}.api_key")
-    # Configured credentials switch a platform on; the console needs none.
-    default_enabled = name == "console" or bool(token or api_key)
+    # Configured credentials switch a platform on. The console needs none, and it is the
+    # operator's own terminal, so it lets its user in unless the config says otherwise.
+    console = name == "console"
+    default_enabled = console or bool(token or api_key)
     own_progress = read.choice(f"{key}.tool_progress", None, TOOL_PROGRESS)
     # `display.platforms.<p>.tool_progress` is the documented Hermes name, so it wins.
     tool_progress = display.platforms.get(name, {}).get("tool_progress") or own_progress
@@ -121,7 +127,7 @@ def _platform(read: Reader, name: str, display: DisplaySettings) -> PlatformSett
         api_key=api_key,
         home_channel=read.text(f"{key}.home_channel"),
         allowed_users=read.strings(f"{key}.allowed_users"),
-        allow_all_users=read.boolean(f"{key}.allow_all_users", False),
+        allow_all_users=read.boolean(f"{key}.allow_all_users", console),
         tool_progress=tool_progress,
         extra=MappingProxyType(dict(read.mapping(f"{key}.extra"))),
     )

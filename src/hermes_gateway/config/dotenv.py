@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import read_text, real_path, write_atomic
+from .atomic import locked, only_deletions, read_text, real_path, write_atomic
 from .errors import ConfigError
 
 _ASSIGN = re.compile(r"\s*(?P<export>export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.]*)\s*=")
@@ -58,7 +58,15 @@ def update_dotenv(path: Path, changes: Mapping[str, str | None]) -> None:
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{key}: value must be a str or None, not {type(value).__name__}")
     path = real_path(path)
-    text = read_text(path) or ""
+    with locked(path):
+        _update(path, changes)
+
+
+def _update(path: Path, changes: Mapping[str, str | None]) -> None:
+    text = read_text(path)
+    if text is None and only_deletions(changes):
+        return
+    text = text or ""
     entries = _scan(text, str(path))  # an invalid file raises here, before any write
     lines = text.split("\n")
     newline_end = "\r" if any(line.endswith("\r") for line in lines) else ""  # CRLF files stay CRLF
@@ -107,7 +115,8 @@ def _format(key: str, value: str, export: bool) -> str:
         return f"{prefix}{key}={value}"
     if not any(ch in value for ch in "'\\\n\r"):
         return f"{prefix}{key}='{value}'"
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r")
     return f'{prefix}{key}="{escaped}"'
 
 
@@ -143,11 +152,13 @@ def _value(lines: list[str], index: int, rest: str, source: str) -> tuple[int, s
         chunk = "\n".join([chunk, *lines[index + 1 :]])
         close = _closing(chunk, quote)
     if close < 0:
-        raise ConfigError(source, "", f"a closing {quote}", problem="unterminated quoted value", line=index + 1)
+        problem = "unterminated quoted value"
+        raise ConfigError(source, "", f"a closing {quote}", problem=problem, line=index + 1)
     last = index + chunk.count("\n", 0, close)
     after = chunk[close + 1 :].split("\n", 1)[0].strip()
     if after and not after.startswith("#"):
-        raise ConfigError(source, "", "a comment or nothing", problem="text after the closing quote", line=last + 1)
+        problem = "text after the closing quote"
+        raise ConfigError(source, "", "a comment or nothing", problem=problem, line=last + 1)
     inner = chunk[:close]
     if quote == '"':
         inner = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[0]), inner, flags=re.DOTALL)

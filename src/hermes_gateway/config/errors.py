@@ -67,6 +67,9 @@ class ConfigError(ValueError):
         return ": ".join(" ".join(p.split()) for p in parts)
 
 
-def syntax_error(source: str, kind: str, reason: str, line: int | None, column: int | None) -> ConfigError:
+def syntax_error(
+    source: str, kind: str, reason: str, line: int | None, column: int | None
+) -> ConfigError:
     """An unparsable file: `<file>: line L, column C: invalid YAML (reason)`."""
-    return ConfigError(source, "", "", problem=f"invalid {kind} ({reason})", line=line, column=column)
+    problem = f"invalid {kind} ({reason})"
+    return ConfigError(source, "", "", problem=problem, line=line, column=column)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .atomic import existing_mode, read_text, real_path, write_atomic
+from .atomic import existing_mode, locked, only_deletions, read_text, real_path, write_atomic
 from .errors import ConfigError, syntax_error
 from .tree import apply_change, plain
 
@@ -34,8 +34,16 @@ def read_json(path: Path) -> dict[str, Any] | None:
 def update_json(path: Path, changes: Mapping[str, Any]) -> None:
     """Set or delete (None) dotted keys; key order is kept, the file keeps its mode (0600 new)."""
     path = real_path(path)
+    with locked(path):
+        _update(path, changes)
+
+
+def _update(path: Path, changes: Mapping[str, Any]) -> None:
     source = str(path)
-    data = parse_json(read_text(path) or "", source)
+    text = read_text(path)
+    if text is None and only_deletions(changes):
+        return
+    data = parse_json(text or "", source)
     for key, value in changes.items():
         apply_change(data, key, plain(value), source, dict)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -64,7 +64,9 @@ class Reader:
             raise self.error(key, "true, false, 1, 0, yes or no", value)
         raise self.error(key, "true or false", value)
 
-    def integer(self, key: str, default: int, low: int | None = None, high: int | None = None) -> int:
+    def integer(
+        self, key: str, default: int, low: int | None = None, high: int | None = None
+    ) -> int:
         expected = _range_phrase("an integer", low, high)
         value = self.get(key)
         if value is None:
@@ -132,7 +134,9 @@ class Reader:
             raise self.error(key, "a mapping", value)
         return value
 
-    def known_keys(self, key: str, allowed: tuple[str, ...], shown: tuple[str, ...] | None = None) -> None:
+    def known_keys(
+        self, key: str, allowed: tuple[str, ...], shown: tuple[str, ...] | None = None
+    ) -> None:
         """Typos inside sections we own are errors; `shown` lists what the message offers."""
         self.known_names(key, self.mapping(key), allowed, "unknown key", shown)
 
@@ -146,7 +150,8 @@ class Reader:
     ) -> None:
         for name in table:
             if name not in names:
-                raise self.error(f"{key}.{name}", "one of " + ", ".join(shown or names), problem=problem)
+                expected = "one of " + ", ".join(shown or names)
+                raise self.error(f"{key}.{name}", expected, problem=problem)
 
 
 def _range_phrase(noun: str, low: int | None, high: int | None) -> str:

@@ -94,8 +94,13 @@ class ApprovalSettings:
 
 
 def default_platforms() -> Mapping[str, PlatformSettings]:
-    """One entry per Platform: only the local console is enabled without configuration."""
-    return _frozen({p.value: PlatformSettings(p.value, p is Platform.CONSOLE) for p in Platform})
+    """One entry per Platform: only the local console is enabled (and open) by default."""
+    return _frozen({p.value: _default_platform(p) for p in Platform})
+
+
+def _default_platform(platform: Platform) -> PlatformSettings:
+    console = platform is Platform.CONSOLE
+    return PlatformSettings(platform.value, enabled=console, allow_all_users=console)
 
 
 def _key(name: Any) -> str:
@@ -144,7 +149,8 @@ class Settings:
         return self.reset_by_type.get(_key(chat_type), self.session_reset)
 
     def tool_progress_for(self, platform: str) -> str:
-        """`display.platforms.<p>.tool_progress` when set, else `display.tool_progress`."""
+        """The platform's override (`display.platforms.<p>.tool_progress`, else
+        `platforms.<p>.tool_progress`) when set, else `display.tool_progress`."""
         entry = self.platforms.get(_key(platform))
         if entry is not None and entry.tool_progress is not None:
             return entry.tool_progress
@@ -156,7 +162,8 @@ class Settings:
 
     def effective(self, masked: bool = True) -> dict[str, Any]:
         """The effective configuration as plain nested data (for `hermes config check`)."""
-        names = [f.name for f in dataclasses.fields(self) if f.name not in ("home", "env", "raw", "sources")]
+        hidden = ("home", "env", "raw", "sources")  # not configuration, or not ours to show
+        names = [f.name for f in dataclasses.fields(self) if f.name not in hidden]
         tree = {name: _plain(getattr(self, name)) for name in names}
         return mask_tree(tree) if masked else tree
 

@@ -37,11 +37,16 @@ def apply_change(
     value: Any,
     source: str,
     new_map: Callable[[], MutableMapping[Any, Any]],
+    before_delete: Callable[[MutableMapping[Any, Any], Any], None] | None = None,
 ) -> None:
-    """Set `key` to `value`, or delete it when `value` is None (pruning emptied parents)."""
+    """Set `key` to `value`, or delete it when `value` is None (pruning emptied parents).
+
+    `before_delete(mapping, name)` runs before each deletion (the YAML writer uses it to
+    keep the blank lines that followed the deleted entry).
+    """
     parts = split_key(key)
     if value is None:
-        _delete(root, parts)
+        _delete(root, parts, before_delete or (lambda mapping, name: None))
         return
     node = root
     for depth, part in enumerate(parts[:-1]):
@@ -71,7 +76,11 @@ def _promote(
     return promoted
 
 
-def _delete(root: MutableMapping[Any, Any], parts: tuple[str, ...]) -> None:
+def _delete(
+    root: MutableMapping[Any, Any],
+    parts: tuple[str, ...],
+    before_delete: Callable[[MutableMapping[Any, Any], Any], None],
+) -> None:
     chain = [root]
     for part in parts[:-1]:
         child = chain[-1].get(part)
@@ -80,9 +89,11 @@ def _delete(root: MutableMapping[Any, Any], parts: tuple[str, ...]) -> None:
         chain.append(child)
     if parts[-1] not in chain[-1]:
         return
+    before_delete(chain[-1], parts[-1])
     del chain[-1][parts[-1]]
     # Drop parents that this deletion left empty, e.g. `platforms: {telegram: {}}`.
     for depth in range(len(chain) - 1, 0, -1):
         if chain[depth]:
             break
+        before_delete(chain[depth - 1], parts[depth - 1])
         del chain[depth - 1][parts[depth - 1]]

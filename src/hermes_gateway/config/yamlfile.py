@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .atomic import existing_mode, read_text, real_path, write_atomic
+from .atomic import existing_mode, locked, only_deletions, read_text, real_path, write_atomic
 from .errors import ConfigError, syntax_error
 from .tree import apply_change, plain
 
@@ -36,11 +36,19 @@ def update_yaml(path: Path, changes: Mapping[str, Any]) -> None:
     The file keeps its permission bits (0600 when new); an invalid file raises
     ConfigError and is left untouched.
     """
+    path = real_path(path)
+    with locked(path):
+        _update(path, changes)
+
+
+def _update(path: Path, changes: Mapping[str, Any]) -> None:
     from ruamel.yaml.comments import CommentedMap
 
-    path = real_path(path)
     source = str(path)
-    text = read_text(path) or ""
+    text = read_text(path)
+    if text is None and only_deletions(changes):
+        return
+    text = text or ""
     yaml = _round_trip(text)
     data = _load(yaml, text, source) if text.strip() else None
     header = ""
@@ -49,7 +57,9 @@ def update_yaml(path: Path, changes: Mapping[str, Any]) -> None:
         data = CommentedMap()
     root = _top_mapping(data, source)
     for key, value in changes.items():
-        apply_change(root, key, _keep_style(root, key, plain(value)), source, CommentedMap)
+        value = _keep_style(root, key, plain(value))
+        if not _replace_list_in_place(root, key, value):
+            apply_change(root, key, value, source, CommentedMap, _keep_blank_lines)
     buffer = io.StringIO()
     yaml.dump(root, buffer)
     write_atomic(path, header + buffer.getvalue(), existing_mode(path))
@@ -113,16 +123,95 @@ def _detect_indent(text: str) -> tuple[int, int]:
     return mapping or 2, offset if offset is not None else 0
 
 
-def _keep_style(root: Any, key: str, value: Any) -> Any:
+
+# ruamel.yaml keeps the blank lines after an entry in that entry's comment token, so they
+# vanish with it. These helpers hand them to a neighbour instead.
+
+
+def _lookup(root: Any, key: str) -> Any:
+    node: Any = root
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _keep_style(root: Any, key: Any, value: Any) -> Any:
     """A new string for a value the user had quoted stays quoted the same way."""
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
     if not isinstance(value, str) or not isinstance(key, str):
         return value
-    node: Any = root
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
+    old = _lookup(root, key)
     for style in (DoubleQuotedScalarString, SingleQuotedScalarString):
-        if isinstance(node, style):
+        if isinstance(old, style):
             return style(value)
     return value
+
+
+def _replace_list_in_place(root: Any, key: Any, value: Any) -> bool:
+    """Edit an existing list where it is, so its comments and spacing survive an append."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    old = _lookup(root, key) if isinstance(key, str) else None
+    if not isinstance(old, CommentedSeq) or not isinstance(value, list) or not old or not value:
+        return False
+    blank = _take_blank_lines(old, len(old) - 1)
+    for index, item in enumerate(value):
+        if index >= len(old):
+            old.append(item)
+        elif old[index] != item:  # equal items keep their comments and quoting
+            old[index] = item
+    while len(old) > len(value):
+        del old[len(old) - 1]
+    _give_blank_lines(old, len(old) - 1, blank)
+    return True
+
+
+def _keep_blank_lines(mapping: Any, name: Any) -> None:
+    keys = list(mapping)
+    position = keys.index(name)
+    blank = _take_blank_lines(mapping, name)
+    if position > 0:
+        _give_blank_lines(mapping, keys[position - 1], blank)
+
+
+def _tail(container: Any, key: Any) -> tuple[Any, Any]:
+    """The innermost last entry of container[key]: the one whose token ends the block."""
+    value = container[key]
+    while isinstance(value, (dict, list)) and value:
+        container, key = value, (list(value)[-1] if isinstance(value, dict) else len(value) - 1)
+        value = container[key]
+    return container, key
+
+
+def _slot(container: Any) -> int:
+    # Position of the "after this entry" comment in ruamel's per-item comment lists.
+    return 2 if isinstance(container, dict) else 0
+
+
+def _take_blank_lines(container: Any, key: Any) -> str:
+    container, key = _tail(container, key)
+    items = getattr(getattr(container, "ca", None), "items", {})
+    token = (items.get(key) or [None] * 4)[_slot(container)]
+    if token is None or not isinstance(token.value, str) or "\n" not in token.value:
+        return ""
+    own_line, blank = token.value.split("\n", 1)
+    token.value = own_line + "\n"
+    return blank
+
+
+def _give_blank_lines(container: Any, key: Any, blank: str) -> None:
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    if not blank:
+        return
+    container, key = _tail(container, key)
+    if not hasattr(container, "ca"):
+        return
+    entry = container.ca.items.setdefault(key, [None] * 4)
+    slot = _slot(container)
+    if entry[slot] is None:
+        entry[slot] = CommentToken("\n" + blank, CommentMark(0))
+    else:
+        entry[slot].value = entry[slot].value.rstrip("\n") + "\n" + blank

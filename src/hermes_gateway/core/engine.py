@@ -181,7 +181,11 @@ class Engine:
         platform = src.platform.value
         if not self.authorizer.check(platform, src.user_id).allowed:
             self._ignore(inbox_id, src, "unauthorized")
-            if src.chat_type is ChatType.DM and self.settings.unauthorized_dm_behavior == "pair":
+            if (
+                src.chat_type is ChatType.DM
+                and src.user_id
+                and self.settings.unauthorized_dm_behavior == "pair"
+            ):
                 self._offer_pairing(src)
             return
         if src.chat_type is not ChatType.DM and not message.addressed:

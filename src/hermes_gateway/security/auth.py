@@ -2,7 +2,9 @@
 
 The order is fixed (DESIGN §5): platform allow-all → approved by pairing →
 `<PLATFORM>_ALLOWED_USERS` → `GATEWAY_ALLOWED_USERS` → `GATEWAY_ALLOW_ALL_USERS=true` → deny.
-The local console (the operator's own terminal) is always allowed.
+The local console follows the same rules; its `allow_all_users` defaults to true in the
+configuration (it is the operator's own terminal), and it never counts toward "is anything
+configured", since it does not let anyone remote in.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from hermes_gateway.core.types import Platform
 from hermes_gateway.storage.base import Store
 
 Via = Literal[
-    "local-console",
     "platform-allow-all",
     "pairing",
     "platform-allowlist",
@@ -26,7 +27,6 @@ Via = Literal[
 ]
 
 _EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def platform_name(platform: str | Platform) -> str:
@@ -74,32 +74,14 @@ class AccessPolicy:
         object.__setattr__(self, "gateway_allowed", _ids(self.gateway_allowed))
         object.__setattr__(self, "gateway_allow_all", self.gateway_allow_all is True)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AccessPolicy:
-        """Read `<PLATFORM>_ALLOW_ALL_USERS`, `<PLATFORM>_ALLOWED_USERS` (comma-separated),
-        `GATEWAY_ALLOWED_USERS` and `GATEWAY_ALLOW_ALL_USERS`. Only 1/true/yes/on mean true."""
-        allow_all: dict[str, bool] = {}
-        allowed: dict[str, frozenset[str]] = {}
-        for p in Platform:
-            if env.get(f"{p.env_prefix}_ALLOW_ALL_USERS", "").strip().lower() in _TRUE:
-                allow_all[p.value] = True
-            ids = parse_user_list(env.get(f"{p.env_prefix}_ALLOWED_USERS"))
-            if ids:
-                allowed[p.value] = ids
-        return cls(
-            platform_allow_all=allow_all,
-            platform_allowed=allowed,
-            gateway_allowed=parse_user_list(env.get("GATEWAY_ALLOWED_USERS")),
-            gateway_allow_all=env.get("GATEWAY_ALLOW_ALL_USERS", "").strip().lower() in _TRUE,
-        )
-
     def is_empty(self) -> bool:
-        """Nothing configured at all: without approved pairings, nobody is authorized."""
+        """Nothing lets a remote user in: without approved pairings, only the console talks."""
+        remote = Platform.CONSOLE.value
         return not (
             self.gateway_allow_all
             or self.gateway_allowed
-            or any(self.platform_allow_all.values())
-            or any(self.platform_allowed.values())
+            or any(v for k, v in self.platform_allow_all.items() if k != remote)
+            or any(v for k, v in self.platform_allowed.items() if k != remote)
         )
 
 
@@ -122,8 +104,6 @@ class Authorizer:
 
     def check(self, platform: str | Platform, user_id: str) -> Decision:
         name = platform_name(platform)
-        if name == Platform.CONSOLE.value:
-            return Decision(True, "local-console")
         uid = normalize_user_id(user_id)
         if not uid or not name:
             return _DENIED
