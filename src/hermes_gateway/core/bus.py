@@ -6,10 +6,13 @@ events (tool progress); approvals, errors and state changes are never dropped.""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from typing import AsyncIterator, Callable
 
 from hermes_gateway.core.events import Event
+
+log = logging.getLogger("hermes.bus")
 
 
 class Subscription:
@@ -82,6 +85,9 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         for callback in self._listeners:
-            callback(event)
+            try:
+                callback(event)
+            except Exception:  # a broken log sink must never break the engine
+                log.exception("event listener failed on %s", event.name)
         for sub in self._subscriptions:
             sub._push(event)

@@ -131,8 +131,9 @@ class Authorizer:
         if any(r.state == "approved" for r in self._store.pairing_list()):
             return None
         return (
-            "No allowlist is configured, so nobody can talk to the agent until you set "
-            "TELEGRAM_ALLOWED_USERS (or another <PLATFORM>_ALLOWED_USERS) / "
-            "GATEWAY_ALLOWED_USERS or approve a pairing: unknown users who message the bot get "
-            "a code; approve it with: hermes pairing approve <platform> <CODE>"
+            "No allowlist is configured, so nobody can talk to the agent from a chat app "
+            "(only the local console) until you set TELEGRAM_ALLOWED_USERS (or another "
+            "<PLATFORM>_ALLOWED_USERS) / GATEWAY_ALLOWED_USERS or approve a pairing: unknown "
+            "users who message the bot get a code; approve it with: "
+            "hermes pairing approve <platform> <CODE>"
         )

@@ -48,16 +48,30 @@ class PlainLog:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
 
+    render = staticmethod(format_fields)
+
     def line(self, at: float, level: str, name: str, fields: str) -> None:
         self.stream.write(f"{_timestamp(at)} {level:<5} {name} {fields}".rstrip() + "\n")
         self.stream.flush()
 
 
 class RichLog:
+    """For a person at a terminal: local time, coloured names, only the fields that help."""
+
+    quiet_events = frozenset({"session.changed"})
+    quiet_fields = frozenset({"message_id", "session_id", "outbox_id", "session_key"})
+
     def __init__(self, stream: TextIO | None = None) -> None:
         from rich.console import Console
 
         self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
+
+    @staticmethod
+    def render(values: dict[str, Any]) -> str:
+        # A lone message reads better as a sentence than as message="…".
+        if set(values) <= {"message", "msg"}:
+            return " ".join(str(v) for v in values.values())
+        return format_fields(values)
 
     def line(self, at: float, level: str, name: str, fields: str) -> None:
         from rich.text import Text
@@ -69,9 +83,15 @@ class RichLog:
 
 
 def event_printer(sink: PlainLog | RichLog) -> Callable[[Event], None]:
+    quiet_events = getattr(sink, "quiet_events", frozenset())
+    quiet_fields = getattr(sink, "quiet_fields", frozenset())
+
     def on_event(event: Event) -> None:
-        sink.line(event.at, LEVELS.get(event.name, "INFO"), event_name(event),
-                  format_fields(event.fields()))
+        name = event_name(event)
+        if name in quiet_events:
+            return
+        values = {k: v for k, v in event.fields().items() if k not in quiet_fields}
+        sink.line(event.at, LEVELS.get(event.name, "INFO"), name, sink.render(values))
 
     return on_event
 
@@ -88,4 +108,4 @@ class SinkHandler(logging.Handler):
         message = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             message += f" ({type(record.exc_info[1]).__name__})"
-        self.sink.line(record.created, level, record.name, format_fields({"msg": message}))
+        self.sink.line(record.created, level, record.name, self.sink.render({"msg": message}))

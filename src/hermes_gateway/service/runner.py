@@ -73,13 +73,12 @@ def _reply_printer(stream: TextIO, headless: bool):
         return print_reply
 
     from rich.console import Console
-    from rich.markdown import Markdown
-    from rich.padding import Padding
+    from rich.text import Text
 
-    console = Console(file=stream)
+    console = Console(file=stream, highlight=False)
 
     def print_reply(message: OutboundMessage) -> None:
-        console.print(Padding(Markdown(message.text), (0, 0, 1, 2)))
+        console.print(Text("◆ ", style="bold magenta") + Text(message.text), end="\n\n")
 
     return print_reply
 
