@@ -84,9 +84,28 @@ def _print_pairings(manager) -> None:
         print(f"  {r.platform:<14} {r.user_id:<24} {r.user_name:<20} since {when}")
 
 
-def config_check(args: argparse.Namespace) -> int:
-    import json
+def _print_effective(tree: dict) -> None:
+    """YAML of the effective configuration; platforms that are off and untouched fold into
+    one line so the output stays readable."""
+    from ruamel.yaml import YAML
 
+    platforms = tree.get("platforms", {})
+    idle = [n for n, p in platforms.items() if not p.get("enabled") and not _configured(p)]
+    tree = {**tree, "platforms": {n: p for n, p in platforms.items() if n not in idle}}
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    print("Effective configuration (secrets masked):")
+    yaml.dump(tree, sys.stdout)
+    if idle:
+        print(f"Not configured: {', '.join(idle)}")
+
+
+def _configured(platform: dict) -> bool:
+    return any(v not in ("", None, [], {}, False) for k, v in platform.items()
+               if k not in ("name", "enabled"))
+
+
+def config_check(args: argparse.Namespace) -> int:
     from hermes_gateway.security.access import access_policy
 
     home = HermesHome.from_env()
@@ -96,7 +115,7 @@ def config_check(args: argparse.Namespace) -> int:
     print(f"HERMES_HOME: {home.root}")
     for path in (home.gateway_json, home.config_yaml, home.env_file):
         print(f"  {path.name:<13} {'found' if path.exists() else 'not present'}")
-    print(json.dumps(settings.effective(masked=True), indent=2, ensure_ascii=False, default=str))
+    _print_effective(settings.effective(masked=True))
     problems = []
     try:
         from hermes_gateway.agent.providers import resolve
