@@ -29,5 +29,9 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/console_overhead.py
 	$(BIN)/python bench/cli_startup.py
 
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache

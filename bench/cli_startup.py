@@ -22,10 +22,15 @@ def main() -> dict:
         subprocess.run([hermes, "--help"], check=True, stdout=subprocess.DEVNULL)
         times.append((time.perf_counter() - started) * 1000)
     probe = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from hermes_gateway.cli import build_parser; build_parser().format_help();"
-         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from hermes_gateway.cli import build_parser; build_parser().format_help();"
+            f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     baseline = []
     for _ in range(RUNS):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hermes_gateway.config import load_settings  # noqa: E402
-from hermes_gateway.core.engine import Engine  # noqa: E402
-from hermes_gateway.home import HermesHome  # noqa: E402
-from hermes_gateway.storage.sqlite import SQLiteStore  # noqa: E402
+from hermes_gateway.config import load_settings
+from hermes_gateway.core.engine import Engine
+from hermes_gateway.home import HermesHome
+from hermes_gateway.storage.sqlite import SQLiteStore
 
 MESSAGES = 200
 WARMUP = 10
@@ -57,7 +57,7 @@ async def main() -> dict:
         await engine.stop("bench")
         store.close()
     total, agent = total_ms[WARMUP:], agent_ms[WARMUP:]
-    overhead = [t - a for t, a in zip(total, agent)]
+    overhead = [t - a for t, a in zip(total, agent, strict=True)]
     return {
         "bench": "console_overhead",
         "messages": MESSAGES,

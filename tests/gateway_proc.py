@@ -30,8 +30,12 @@ class GatewayProcess:
         self.stdout: queue.Queue[str] = queue.Queue()
         self.stderr_lines: list[str] = []
         self._stderr_changed = threading.Condition()
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self._add_err), daemon=True).start()
+        threading.Thread(
+            target=self._pump, args=(self.proc.stdout, self.stdout.put), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._pump, args=(self.proc.stderr, self._add_err), daemon=True
+        ).start()
 
     @staticmethod
     def _pump(stream, put) -> None:
@@ -46,14 +50,19 @@ class GatewayProcess:
     def wait_for_log(self, needle: str, timeout: float = 15.0) -> str:
         with self._stderr_changed:
             found = self._stderr_changed.wait_for(
-                lambda: any(needle in l for l in self.stderr_lines) or self.proc.poll() is not None,
+                lambda: (
+                    any(needle in line for line in self.stderr_lines)
+                    or self.proc.poll() is not None
+                ),
                 timeout,
             )
             for line in self.stderr_lines:
                 if needle in line:
                     return line
-        raise AssertionError(f"no log line with {needle!r} (exited={self.proc.poll()}, found={found}):\n"
-                             + "\n".join(self.stderr_lines[-30:]))
+        raise AssertionError(
+            f"no log line with {needle!r} (exited={self.proc.poll()}, found={found}):\n"
+            + "\n".join(self.stderr_lines[-30:])
+        )
 
     def say(self, text: str) -> None:
         self.proc.stdin.write(text + "\n")

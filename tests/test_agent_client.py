@@ -96,8 +96,11 @@ async def test_500_then_success_is_retried(client, openai_peer):
 
 async def test_persistent_500_raises_after_max_retries(openai_peer):
     client = ChatClient(
-        provider="openrouter", base_url=openai_peer.base_url, api_key=KEY,
-        max_retries=2, backoff_base=0.01,
+        provider="openrouter",
+        base_url=openai_peer.base_url,
+        api_key=KEY,
+        max_retries=2,
+        backoff_base=0.01,
     )
     openai_peer.script([{"status": 500}] * 3 + [{"text": "too late"}])
     with pytest.raises(ProviderError) as info:

@@ -20,8 +20,15 @@ def store(tmp_path):
 def approve_pairing(store, platform: str, user_id: str) -> None:
     store.pairing_put(
         PairingRecord(
-            platform=platform, user_id=user_id, user_name="", state="approved", code_hash="",
-            salt="", requested_at=1.0, expires_at=0.0, approved_at=2.0,
+            platform=platform,
+            user_id=user_id,
+            user_name="",
+            state="approved",
+            code_hash="",
+            salt="",
+            requested_at=1.0,
+            expires_at=0.0,
+            approved_at=2.0,
         )
     )
 
@@ -29,8 +36,14 @@ def approve_pairing(store, platform: str, user_id: str) -> None:
 def add_pending_pairing(store, platform: str, user_id: str) -> None:
     store.pairing_put(
         PairingRecord(
-            platform=platform, user_id=user_id, user_name="", state="pending",
-            code_hash="scrypt$12$8$1$00", salt="00", requested_at=1.0, expires_at=9e12,
+            platform=platform,
+            user_id=user_id,
+            user_name="",
+            state="pending",
+            code_hash="scrypt$12$8$1$00",
+            salt="00",
+            requested_at=1.0,
+            expires_at=9e12,
         )
     )
 

@@ -22,8 +22,11 @@ def test_code_block_cut_in_two_is_closed_and_reopened():
     assert chunks[1].startswith("```python\n")
 
 
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def test_custom_length_counts_utf16_units():
-    utf16 = lambda s: len(s.encode("utf-16-le")) // 2  # noqa: E731
     text = "😀" * 100  # 200 UTF-16 units
     chunks = split_message(text, 64, utf16)
     assert all(utf16(c) <= 64 for c in chunks) and "".join(chunks) == text

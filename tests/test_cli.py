@@ -13,7 +13,11 @@ def hermes(home, *args, env=None):
     environ.update({"HERMES_HOME": str(home)}, **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "hermes_gateway", *args],
-        cwd=REPO, env=environ, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -42,8 +46,9 @@ def test_help_imports_no_heavy_library():
         "heavy = ['httpx', 'rich', 'ruamel', 'textual', 'questionary', 'aiohttp', 'sqlite3']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            cwd=REPO, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -57,16 +62,19 @@ def test_engine_never_imports_ui_libraries():
         "print(sorted(n for n in sys.modules if n.split('.')[0] in "
         "('textual', 'questionary', 'hermes_tui')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            cwd=REPO)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
 def test_config_check_prints_effective_config_with_secrets_masked(tmp_path):
     secret = "sk-or-v1-0123456789abcdef0123456789abcdef"
-    (tmp_path / ".env").write_text(f"OPENROUTER_API_KEY={secret}\nTELEGRAM_BOT_TOKEN=123:ABCDEFGHIJKLMNOP\n")
-    (tmp_path / "config.yaml").write_text("model:\n  provider: openrouter\n  api_key: " + secret + "\n")
+    (tmp_path / ".env").write_text(
+        f"OPENROUTER_API_KEY={secret}\nTELEGRAM_BOT_TOKEN=123:ABCDEFGHIJKLMNOP\n"
+    )
+    (tmp_path / "config.yaml").write_text(
+        "model:\n  provider: openrouter\n  api_key: " + secret + "\n"
+    )
     result = hermes(tmp_path, "config", "check")
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout + result.stderr
@@ -79,7 +87,11 @@ def test_config_check_reports_bad_config_in_one_line(tmp_path):
     result = hermes(tmp_path, "config", "check")
     assert result.returncode == 78
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "gateway.json" in lines[0] and "reset_by_platform.telegram.mode" in lines[0]
+    assert (
+        len(lines) == 1
+        and "gateway.json" in lines[0]
+        and "reset_by_platform.telegram.mode" in lines[0]
+    )
 
 
 def test_pairing_list_on_a_fresh_home(tmp_path):

@@ -11,8 +11,22 @@ from tests.helpers import peer_config, running_engine, write_config
 def test_every_command_is_in_help_once_with_its_aliases():
     registry = build_registry()
     help_text = registry.help_text()
-    for name in ("help", "status", "new", "stop", "title", "resume", "undo", "retry", "sethome",
-                 "usage", "model", "provider", "approve", "deny"):
+    for name in (
+        "help",
+        "status",
+        "new",
+        "stop",
+        "title",
+        "resume",
+        "undo",
+        "retry",
+        "sethome",
+        "usage",
+        "model",
+        "provider",
+        "approve",
+        "deny",
+    ):
         assert help_text.count(f"/{name} ") + help_text.count(f"/{name},") >= 1, name
     assert "/new, /reset" in help_text
 
@@ -125,7 +139,10 @@ async def test_sethome_writes_env_and_keeps_what_was_there(tmp_path):
         assert "home channel" in await say(engine, replies, "/sethome")
         assert engine.home_channel("console") == "local"
     text = (home / ".env").read_text()
-    assert text.startswith("# my settings\nSOMETHING_ELSE=1\n") and "CONSOLE_HOME_CHANNEL=local" in text
+    assert (
+        text.startswith("# my settings\nSOMETHING_ELSE=1\n")
+        and "CONSOLE_HOME_CHANNEL=local" in text
+    )
     assert oct((home / ".env").stat().st_mode & 0o777) == "0o600"
     settings = load_settings(HermesHome(home), {})
     assert settings.platforms["console"].home_channel == "local"

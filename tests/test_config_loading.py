@@ -27,7 +27,13 @@ def home(tmp_path: Path) -> HermesHome:
     return HermesHome(tmp_path)
 
 
-def write(home: HermesHome, *, gateway: dict | None = None, yaml: str | None = None, env: str | None = None) -> None:
+def write(
+    home: HermesHome,
+    *,
+    gateway: dict | None = None,
+    yaml: str | None = None,
+    env: str | None = None,
+) -> None:
     if gateway is not None:
         home.gateway_json.write_text(json.dumps(gateway))
     if yaml is not None:
@@ -58,7 +64,9 @@ def test_missing_home_folder_is_fine_and_not_created(tmp_path: Path) -> None:
     assert not home.root.exists()
 
 
-def test_every_platform_has_an_entry_and_only_console_is_enabled_by_default(home: HermesHome) -> None:
+def test_every_platform_has_an_entry_and_only_console_is_enabled_by_default(
+    home: HermesHome,
+) -> None:
     settings = load_settings(home, environ={})
     assert set(settings.platforms) == {p.value for p in Platform}
     enabled = {name for name, entry in settings.platforms.items() if entry.enabled}
@@ -76,7 +84,9 @@ def test_console_lets_its_user_in_by_default_and_config_can_close_it(home: Herme
 
 def test_a_token_enables_a_platform_and_an_explicit_enabled_wins(home: HermesHome) -> None:
     write(home, yaml="platforms:\n  discord:\n    enabled: false\n  console:\n    enabled: false\n")
-    settings = load_settings(home, environ={"TELEGRAM_BOT_TOKEN": "123:abc", "DISCORD_BOT_TOKEN": "d-tok"})
+    settings = load_settings(
+        home, environ={"TELEGRAM_BOT_TOKEN": "123:abc", "DISCORD_BOT_TOKEN": "d-tok"}
+    )
     assert settings.platforms["telegram"].enabled is True
     assert settings.platforms["discord"].enabled is False
     assert settings.platforms["discord"].token == "d-tok"
@@ -95,7 +105,9 @@ LAYERS = ["gateway", "yaml", "dotenv", "process"]
 
 
 @pytest.mark.parametrize("top", range(len(LAYERS)))
-def test_each_layer_overrides_the_ones_below_and_is_recorded_as_source(home: HermesHome, top: int) -> None:
+def test_each_layer_overrides_the_ones_below_and_is_recorded_as_source(
+    home: HermesHome, top: int
+) -> None:
     present = LAYERS[: top + 1]
     if "gateway" in present:
         write(home, gateway={"model": {"default": "from-json"}, "busy_input_mode": "queue"})
@@ -119,7 +131,10 @@ def test_each_layer_overrides_the_ones_below_and_is_recorded_as_source(home: Her
 def test_yaml_overrides_json_key_by_key_and_keeps_the_rest(home: HermesHome) -> None:
     write(
         home,
-        gateway={"platforms": {"telegram": {"home_channel": "42", "allowed_users": ["1"]}}, "busy_input_mode": "queue"},
+        gateway={
+            "platforms": {"telegram": {"home_channel": "42", "allowed_users": ["1"]}},
+            "busy_input_mode": "queue",
+        },
         yaml="platforms:\n  telegram:\n    allowed_users: [7, 8]\n",
     )
     settings = load_settings(home, environ={})
@@ -154,7 +169,9 @@ def test_environ_defaults_to_os_environ(home: HermesHome, monkeypatch: pytest.Mo
 def test_gateway_json_reset_by_platform_example_from_the_docs(home: HermesHome) -> None:
     write(home, gateway={"reset_by_platform": {"telegram": {"mode": "idle", "idle_minutes": 240}}})
     settings = load_settings(home, environ={})
-    assert settings.reset_by_platform["telegram"] == ResetPolicy(mode="idle", at_hour=4, idle_minutes=240)
+    assert settings.reset_by_platform["telegram"] == ResetPolicy(
+        mode="idle", at_hour=4, idle_minutes=240
+    )
 
 
 def test_session_settings_are_accepted_in_both_files(home: HermesHome) -> None:
@@ -203,11 +220,25 @@ def test_platform_allowed_users_are_split_on_commas_and_trimmed(home: HermesHome
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("Yes", True),
-     ("false", False), ("False", False), ("0", False), ("no", False), ("NO", False)],
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("yes", True),
+        ("Yes", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("NO", False),
+    ],
 )
-def test_allow_all_users_variables_accept_the_usual_booleans(home: HermesHome, raw: str, expected: bool) -> None:
-    settings = load_settings(home, environ={"SLACK_ALLOW_ALL_USERS": raw, "GATEWAY_ALLOW_ALL_USERS": raw})
+def test_allow_all_users_variables_accept_the_usual_booleans(
+    home: HermesHome, raw: str, expected: bool
+) -> None:
+    settings = load_settings(
+        home, environ={"SLACK_ALLOW_ALL_USERS": raw, "GATEWAY_ALLOW_ALL_USERS": raw}
+    )
     assert settings.platforms["slack"].allow_all_users is expected
     assert settings.allow_all_users is expected
 
@@ -221,7 +252,11 @@ def test_home_channel_token_and_api_key_variables_map_to_the_platform(home: Herm
     }
     settings = load_settings(home, environ=environ)
     callback = settings.platforms["wecom_callback"]
-    assert (callback.home_channel, callback.token, callback.api_key) == ("room-1", "cb-token", "cb-key")
+    assert (callback.home_channel, callback.token, callback.api_key) == (
+        "room-1",
+        "cb-token",
+        "cb-key",
+    )
     assert settings.platforms["wecom"].token == ""  # WECOM_ is a different prefix
     assert settings.platforms["matrix"].home_channel == "!abc:example.org"
 
@@ -229,11 +264,16 @@ def test_home_channel_token_and_api_key_variables_map_to_the_platform(home: Herm
 def test_bot_token_wins_over_token_for_the_same_platform(home: HermesHome) -> None:
     settings = load_settings(home, environ={"DISCORD_BOT_TOKEN": "bot", "DISCORD_TOKEN": "plain"})
     assert settings.platforms["discord"].token == "bot"
-    assert load_settings(home, environ={"DISCORD_TOKEN": "plain"}).platforms["discord"].token == "plain"
+    assert (
+        load_settings(home, environ={"DISCORD_TOKEN": "plain"}).platforms["discord"].token
+        == "plain"
+    )
 
 
 def test_model_provider_keys_are_not_platform_keys(home: HermesHome) -> None:
-    settings = load_settings(home, environ={"OPENAI_API_KEY": "sk-openai", "OPENROUTER_API_KEY": "sk-or"})
+    settings = load_settings(
+        home, environ={"OPENAI_API_KEY": "sk-openai", "OPENROUTER_API_KEY": "sk-or"}
+    )
     assert all(entry.api_key == "" for entry in settings.platforms.values())
     assert settings.env["OPENAI_API_KEY"] == "sk-openai"
 
@@ -244,7 +284,11 @@ def test_gateway_allowed_users_maps_to_the_global_allowlist(home: HermesHome) ->
 
 
 def test_hermes_variables_map_to_notifications_model_and_provider(home: HermesHome) -> None:
-    environ = {"HERMES_BACKGROUND_NOTIFICATIONS": "result", "HERMES_MODEL": "m", "HERMES_PROVIDER": "nous"}
+    environ = {
+        "HERMES_BACKGROUND_NOTIFICATIONS": "result",
+        "HERMES_MODEL": "m",
+        "HERMES_PROVIDER": "nous",
+    }
     settings = load_settings(home, environ=environ)
     assert settings.display.background_process_notifications == "result"
     assert (settings.model.default, settings.model.provider) == ("m", "nous")
@@ -257,7 +301,10 @@ def test_empty_variables_count_as_unset(home: HermesHome) -> None:
 
 
 def test_allowed_users_in_yaml_may_be_a_list_or_a_comma_string(home: HermesHome) -> None:
-    write(home, yaml="platforms:\n  slack:\n    allowed_users: 'U1, U2'\n  signal:\n    allowed_users: [15551234, 'x']\n")
+    write(
+        home,
+        yaml="platforms:\n  slack:\n    allowed_users: 'U1, U2'\n  signal:\n    allowed_users: [15551234, 'x']\n",
+    )
     settings = load_settings(home, environ={})
     assert settings.platforms["slack"].allowed_users == ("U1", "U2")
     assert settings.platforms["signal"].allowed_users == ("15551234", "x")
@@ -280,7 +327,9 @@ def test_reset_policy_prefers_the_platform_override(reset_settings: Settings) ->
     assert reset_settings.reset_policy_for("telegram", "group") == ResetPolicy("idle", 3, 240)
 
 
-def test_reset_policy_falls_back_to_the_chat_type_then_the_default(reset_settings: Settings) -> None:
+def test_reset_policy_falls_back_to_the_chat_type_then_the_default(
+    reset_settings: Settings,
+) -> None:
     assert reset_settings.reset_policy_for("discord", "group") == ResetPolicy("daily", 3, 60)
     assert reset_settings.reset_policy_for("discord", "dm") == ResetPolicy("daily", 3, 1440)
 
@@ -291,7 +340,10 @@ def test_reset_policy_accepts_the_enum_members(reset_settings: Settings) -> None
 
 
 def test_tool_progress_per_platform_overrides_the_global_setting(home: HermesHome) -> None:
-    write(home, yaml="display:\n  tool_progress: new\n  platforms:\n    signal:\n      tool_progress: 'off'\n")
+    write(
+        home,
+        yaml="display:\n  tool_progress: new\n  platforms:\n    signal:\n      tool_progress: 'off'\n",
+    )
     settings = load_settings(home, environ={})
     assert settings.tool_progress_for("signal") == "off"
     assert settings.tool_progress_for(Platform.SIGNAL) == "off"
@@ -300,7 +352,9 @@ def test_tool_progress_per_platform_overrides_the_global_setting(home: HermesHom
     assert settings.display.platforms["signal"]["tool_progress"] == "off"
 
 
-def test_unknown_keys_are_kept_in_raw_and_hermes_display_keys_are_accepted(home: HermesHome) -> None:
+def test_unknown_keys_are_kept_in_raw_and_hermes_display_keys_are_accepted(
+    home: HermesHome,
+) -> None:
     write(
         home,
         yaml="terminal:\n  backend: docker\ndisplay:\n  skin: slate\n  compact: true\n"
@@ -313,7 +367,10 @@ def test_unknown_keys_are_kept_in_raw_and_hermes_display_keys_are_accepted(home:
 
 
 def test_command_allowlist_and_approvals_are_read(home: HermesHome) -> None:
-    write(home, yaml="command_allowlist: ['rm -rf ./build', 'git push']\napprovals:\n  timeout: 60\n  mode: 'off'\n")
+    write(
+        home,
+        yaml="command_allowlist: ['rm -rf ./build', 'git push']\napprovals:\n  timeout: 60\n  mode: 'off'\n",
+    )
     settings = load_settings(home, environ={})
     assert settings.command_allowlist == ("rm -rf ./build", "git push")
     assert (settings.approvals.timeout, settings.approvals.mode) == (60, "off")
@@ -342,7 +399,9 @@ def test_loading_without_config_yaml_does_not_import_ruamel(home: HermesHome) ->
         f"load_settings(HermesHome(Path({str(home.root)!r})), environ={{}})\n"
         "assert not [m for m in sys.modules if m.startswith('ruamel')], 'ruamel imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from hermes_gateway.config import ConfigError, load_settings, parse_dotenv, update_dotenv, update_json, update_yaml
+from hermes_gateway.config import (
+    ConfigError,
+    load_settings,
+    parse_dotenv,
+    update_dotenv,
+    update_json,
+    update_yaml,
+)
 from hermes_gateway.home import HermesHome
 
 
@@ -22,10 +29,18 @@ def unchanged(path: Path):
 
     class _Same:
         def __enter__(self) -> None:
-            self.before = (path.read_bytes(), path.stat().st_mtime_ns, sorted(os.listdir(path.parent)))
+            self.before = (
+                path.read_bytes(),
+                path.stat().st_mtime_ns,
+                sorted(os.listdir(path.parent)),
+            )
 
         def __exit__(self, *exc: object) -> None:
-            assert (path.read_bytes(), path.stat().st_mtime_ns, sorted(os.listdir(path.parent))) == self.before
+            assert (
+                path.read_bytes(),
+                path.stat().st_mtime_ns,
+                sorted(os.listdir(path.parent)),
+            ) == self.before
 
     return _Same()
 
@@ -82,7 +97,7 @@ DOTENV = (
     "export TELEGRAM_BOT_TOKEN='123:abc'\n"
     "\n"
     "# --- other tools ---\n"
-    "SOMETHING_ELSE=\"keep \\\"me\\\"\"\n"
+    'SOMETHING_ELSE="keep \\"me\\""\n'
     "REMOVE_ME=1\n"
     "LAST=z"
 )
@@ -91,7 +106,15 @@ DOTENV = (
 def test_update_dotenv_changes_only_the_named_lines(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text(DOTENV)
-    update_dotenv(path, {"OPENAI_API_KEY": "sk-new", "TELEGRAM_BOT_TOKEN": "456:d e f", "REMOVE_ME": None, "NEW": "n"})
+    update_dotenv(
+        path,
+        {
+            "OPENAI_API_KEY": "sk-new",
+            "TELEGRAM_BOT_TOKEN": "456:d e f",
+            "REMOVE_ME": None,
+            "NEW": "n",
+        },
+    )
     assert path.read_text() == (
         "# Hermes secrets\n"
         "\n"
@@ -99,7 +122,7 @@ def test_update_dotenv_changes_only_the_named_lines(tmp_path: Path) -> None:
         "export TELEGRAM_BOT_TOKEN='456:d e f'\n"
         "\n"
         "# --- other tools ---\n"
-        "SOMETHING_ELSE=\"keep \\\"me\\\"\"\n"
+        'SOMETHING_ELSE="keep \\"me\\""\n'
         "LAST=z\n"
         "NEW=n\n"
     )
@@ -129,8 +152,21 @@ def test_update_dotenv_creates_a_new_file_with_mode_0600(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     "value",
-    ["plain", "", "with space", "hash # inside", "dollar $HOME ${X}", "single ' quote", 'double " quote',
-     "back\\slash", "new\nline", "tab\tand ' both \"", "  padded  ", "ünïcödé", "a=b=c"],
+    [
+        "plain",
+        "",
+        "with space",
+        "hash # inside",
+        "dollar $HOME ${X}",
+        "single ' quote",
+        'double " quote',
+        "back\\slash",
+        "new\nline",
+        "tab\tand ' both \"",
+        "  padded  ",
+        "ünïcödé",
+        "a=b=c",
+    ],
 )
 def test_update_dotenv_quotes_values_so_they_read_back_exactly(tmp_path: Path, value: str) -> None:
     path = tmp_path / ".env"
@@ -208,8 +244,13 @@ platforms:
 def test_update_yaml_keeps_comments_order_and_unknown_keys(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG)
-    update_yaml(path, {"platforms.telegram.home_channel": "222", "platforms.discord.home_channel": "chan"})
-    assert path.read_text() == CONFIG.replace("'111'", "'222'") + "  discord:\n    home_channel: chan\n"
+    update_yaml(
+        path, {"platforms.telegram.home_channel": "222", "platforms.discord.home_channel": "chan"}
+    )
+    assert (
+        path.read_text()
+        == CONFIG.replace("'111'", "'222'") + "  discord:\n    home_channel: chan\n"
+    )
 
 
 def test_update_yaml_deletes_keys_and_keeps_the_blank_line_that_followed(tmp_path: Path) -> None:
@@ -233,7 +274,10 @@ def test_update_yaml_appends_to_a_list_keeping_its_comments(tmp_path: Path) -> N
     assert path.read_text() == CONFIG.replace(
         "  - git status   # safe\n", "  - git status   # safe\n  - rm -rf ./build\n"
     )
-    assert load_settings(HermesHome(tmp_path), environ={}).command_allowlist == ("git status", "rm -rf ./build")
+    assert load_settings(HermesHome(tmp_path), environ={}).command_allowlist == (
+        "git status",
+        "rm -rf ./build",
+    )
 
 
 def test_update_yaml_promotes_a_model_string_to_a_mapping(tmp_path: Path) -> None:
@@ -264,7 +308,10 @@ def test_update_yaml_creates_a_new_file_with_mode_0600(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     update_yaml(path, {"platforms.telegram.home_channel": "-100123"})
     assert mode_of(path) == 0o600
-    assert load_settings(HermesHome(tmp_path), environ={}).platforms["telegram"].home_channel == "-100123"
+    assert (
+        load_settings(HermesHome(tmp_path), environ={}).platforms["telegram"].home_channel
+        == "-100123"
+    )
 
 
 def test_update_yaml_keeps_a_comment_only_file_above_new_keys(tmp_path: Path) -> None:
@@ -284,14 +331,20 @@ def test_update_yaml_keeps_the_files_list_indentation(tmp_path: Path) -> None:
 def test_update_yaml_on_an_invalid_file_raises_and_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("a: [1\nb: 2\n")
-    with unchanged(path), pytest.raises(ConfigError, match=r"config\.yaml: line 2, column 2: invalid YAML"):
+    with (
+        unchanged(path),
+        pytest.raises(ConfigError, match=r"config\.yaml: line 2, column 2: invalid YAML"),
+    ):
         update_yaml(path, {"a": 1})
 
 
 def test_update_yaml_on_a_non_mapping_file_raises_and_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("- a\n")
-    with unchanged(path), pytest.raises(ConfigError, match="expected a mapping of keys at the top level"):
+    with (
+        unchanged(path),
+        pytest.raises(ConfigError, match="expected a mapping of keys at the top level"),
+    ):
         update_yaml(path, {"a": 1})
 
 
@@ -334,7 +387,10 @@ def test_update_json_keeps_mode_and_creates_new_files_0600(tmp_path: Path) -> No
 def test_update_json_on_an_invalid_file_raises_and_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "gateway.json"
     path.write_text('{"a": 1,}')
-    with unchanged(path), pytest.raises(ConfigError, match=r"gateway\.json: line 1, column 9: invalid JSON"):
+    with (
+        unchanged(path),
+        pytest.raises(ConfigError, match=r"gateway\.json: line 1, column 9: invalid JSON"),
+    ):
         update_json(path, {"a": 2})
 
 

@@ -123,7 +123,9 @@ async def test_unknown_dm_user_gets_a_code_and_is_answered_once_approved(tmp_pat
         result = subprocess.run(
             [sys.executable, "-m", "hermes_gateway", "pairing", "approve", "console", code.lower()],
             env={**os.environ, "HERMES_HOME": str(tmp_path / "home")},
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
         await engine.console.inject("now?", user_id="alice", chat_id="dm-alice")

@@ -425,7 +425,11 @@ def test_messages_other_than_issued_never_contain_a_code(pm, clock):
     fail(pm, n=5)
     messages.append(pm.request("telegram", "e"))  # locked
     assert [m.status for m in messages] == [
-        "already-pending", "too-many-pending", "rate-limited", "already-approved", "locked",
+        "already-pending",
+        "too-many-pending",
+        "rate-limited",
+        "already-approved",
+        "locked",
     ]
     for m in messages:
         assert m.code is None

@@ -56,7 +56,10 @@ def test_auto_with_base_url_is_custom_and_needs_no_key():
     env = {"OPENAI_API_KEY": OA_KEY}
     r = resolve("auto", "http://127.0.0.1:11434/v1", "llama3:8b", "", env=env)
     assert (r.provider, r.base_url, r.model, r.api_key) == (
-        "custom", "http://127.0.0.1:11434/v1", "llama3:8b", ""
+        "custom",
+        "http://127.0.0.1:11434/v1",
+        "llama3:8b",
+        "",
     )
 
 
@@ -83,7 +86,10 @@ def test_override_with_provider_prefix_wins_and_does_not_reuse_the_other_key():
         "openrouter", "http://proxy.local/v1", "a/b", OR_KEY, env=env, override="openai:gpt-4o"
     )
     assert (r.provider, r.model, r.api_key, r.base_url) == (
-        "openai", "gpt-4o", OA_KEY, "https://api.openai.com/v1"
+        "openai",
+        "gpt-4o",
+        OA_KEY,
+        "https://api.openai.com/v1",
     )
     assert r.reason == "/model openai:gpt-4o"
     with pytest.raises(ProviderError) as info:

@@ -1,16 +1,15 @@
 """Session keys and reset policies, with a controllable clock and a real SQLite store."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from hermes_gateway.config import load_settings
+from hermes_gateway.config import ResetPolicy, load_settings
 from hermes_gateway.core.types import ChatType, Platform, SessionSource
 from hermes_gateway.home import HermesHome
 from hermes_gateway.sessions.keys import session_key
 from hermes_gateway.sessions.manager import SessionManager
 from hermes_gateway.sessions.reset import last_daily_boundary, reset_reason
-from hermes_gateway.config import ResetPolicy
 from hermes_gateway.storage.sqlite import SQLiteStore
 
 DM = SessionSource(Platform.TELEGRAM, "100", ChatType.DM, user_id="100")
@@ -34,9 +33,6 @@ def test_group_keys_are_per_user_and_thread_by_default():
 def test_group_keys_are_shared_when_group_sessions_per_user_is_off():
     assert session_key(group("1"), False) == session_key(group("2"), False)
     assert session_key(group("1", "t1"), False) != session_key(group("1", "t2"), False)
-
-
-UTC = timezone.utc
 
 
 def ts(text: str) -> float:

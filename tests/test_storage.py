@@ -15,8 +15,17 @@ def test_new_database_is_wal_private_and_fully_migrated(tmp_path):
     db = sqlite3.connect(tmp_path / "state.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"sessions", "messages", "inbox", "outbox", "pairing", "approvals", "usage",
-            "cron_jobs", "cron_runs"} <= tables
+    assert {
+        "sessions",
+        "messages",
+        "inbox",
+        "outbox",
+        "pairing",
+        "approvals",
+        "usage",
+        "cron_jobs",
+        "cron_runs",
+    } <= tables
     assert oct((tmp_path / "state.db").stat().st_mode & 0o777) == "0o600"
     store.close()
 
@@ -42,8 +51,15 @@ def test_commit_turn_is_all_or_nothing(tmp_path):
     inbox_id = store.inbox_add("console", "local", "1", {}, 1.0)
     bad_outbox = [NewOutbox("console", "local", None)]  # NOT NULL violation mid-transaction
     try:
-        store.commit_turn("no-such-session", [TranscriptEntry("user", "q")], [inbox_id], "done",
-                          bad_outbox, ("p", "m", 1, 1), 2.0)
+        store.commit_turn(
+            "no-such-session",
+            [TranscriptEntry("user", "q")],
+            [inbox_id],
+            "done",
+            bad_outbox,
+            ("p", "m", 1, 1),
+            2.0,
+        )
     except sqlite3.IntegrityError:
         pass
     assert [r.id for r in store.inbox_pending()] == [inbox_id]

@@ -101,8 +101,11 @@ def _print_effective(tree: dict) -> None:
 
 
 def _configured(platform: dict) -> bool:
-    return any(v not in ("", None, [], {}, False) for k, v in platform.items()
-               if k not in ("name", "enabled"))
+    return any(
+        v not in ("", None, [], {}, False)
+        for k, v in platform.items()
+        if k not in ("name", "enabled")
+    )
 
 
 def config_check(args: argparse.Namespace) -> int:
@@ -126,8 +129,10 @@ def config_check(args: argparse.Namespace) -> int:
     except Exception as exc:
         problems.append(str(exc))
     if access_policy(settings).is_empty():
-        print("Warning: no allowlist is set, so only paired users (and the local console) "
-              "can talk to the agent.")
+        print(
+            "Warning: no allowlist is set, so only paired users (and the local console) "
+            "can talk to the agent."
+        )
     for problem in problems:
         print(f"hermes: {problem}", file=sys.stderr)
     if problems:

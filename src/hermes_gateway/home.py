@@ -21,10 +21,10 @@ class HermesHome:
     root: Path
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "HermesHome":
+    def from_env(cls, environ: dict[str, str] | None = None) -> HermesHome:
         return cls(resolve_home(environ))
 
-    def ensure(self) -> "HermesHome":
+    def ensure(self) -> HermesHome:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         # mkdir's mode is masked by the umask and ignored for an existing folder.
         if (self.root.stat().st_mode & 0o777) != 0o700:

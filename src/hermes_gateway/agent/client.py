@@ -13,11 +13,18 @@ import inspect
 import json
 import random
 import time
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 
+from hermes_gateway.agent.completion import (
+    Accumulator,
+    Completion,
+    ToolCall,
+    Usage,
+    content_text,
+)
 from hermes_gateway.agent.providers import ProviderError
 
 __all__ = ["ChatClient", "Completion", "ProviderError", "ToolCall", "Usage"]
@@ -25,28 +32,6 @@ __all__ = ["ChatClient", "Completion", "ProviderError", "ToolCall", "Usage"]
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0
 _MAX_ERROR_TEXT = 300
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # raw JSON text as streamed
-
-
-@dataclass(frozen=True)
-class Usage:
-    input_tokens: int
-    output_tokens: int
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    tool_calls: tuple[ToolCall, ...]
-    usage: Usage | None
-    finish_reason: str
-    model: str
 
 
 class _Retry(Exception):
@@ -57,64 +42,6 @@ class _Retry(Exception):
         self.status = status
         self.delay = delay
         self.detail = detail
-
-
-class _Accumulator:
-    """Folds chat.completion chunks (or one chat.completion) into a Completion."""
-
-    def __init__(self, model: str) -> None:
-        self.parts: list[str] = []
-        self.calls: dict[int, dict[str, str]] = {}
-        self.usage: Usage | None = None
-        self.finish_reason = ""
-        self.model = model
-
-    def add_usage(self, usage: Any) -> None:
-        if isinstance(usage, dict):
-            prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
-            completion = usage.get("completion_tokens", usage.get("output_tokens"))
-            if isinstance(prompt, int) or isinstance(completion, int):
-                self.usage = Usage(int(prompt or 0), int(completion or 0))
-
-    def add_tool_delta(self, delta: dict) -> None:
-        index = delta.get("index")
-        if not isinstance(index, int):
-            # Servers that omit `index`: a new id opens a slot, pieces without one extend the last.
-            known = {slot["id"] for slot in self.calls.values()}
-            new_id = delta.get("id") and delta["id"] not in known
-            index = len(self.calls) if new_id or not self.calls else max(self.calls)
-        slot = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
-        if delta.get("id") and not slot["id"]:
-            slot["id"] = str(delta["id"])
-        function = delta.get("function") or {}
-        name = function.get("name")
-        if name and name != slot["name"]:
-            slot["name"] += name
-        arguments = function.get("arguments")
-        if isinstance(arguments, (dict, list)):
-            arguments = json.dumps(arguments, ensure_ascii=False)
-        if arguments:
-            slot["arguments"] += arguments
-
-    def result(self) -> Completion:
-        calls = tuple(
-            ToolCall(
-                id=slot["id"] or f"call_{index}",
-                name=slot["name"],
-                arguments=slot["arguments"] or "{}",
-            )
-            for index, slot in sorted(self.calls.items())
-        )
-        finish = self.finish_reason or ("tool_calls" if calls else "stop")
-        return Completion("".join(self.parts), calls, self.usage, finish, self.model)
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -209,7 +136,8 @@ class ChatClient:
         if len(detail) > _MAX_ERROR_TEXT:
             detail = detail[: _MAX_ERROR_TEXT - 1] + "…"
         return self._error(
-            f"{p} refused the request ({status}): {detail}" if detail
+            f"{p} refused the request ({status}): {detail}"
+            if detail
             else f"{p} refused the request ({status}).",
             status=status,
         )
@@ -310,8 +238,8 @@ class ChatClient:
             raise self._error(f"{self.provider} sent a malformed response.") from None
         if not isinstance(message, dict):
             raise self._error(f"{self.provider} sent a malformed response.")
-        acc = _Accumulator(str(data.get("model") or model))
-        text = _content_text(message.get("content"))
+        acc = Accumulator(str(data.get("model") or model))
+        text = content_text(message.get("content"))
         if text:
             acc.parts.append(text)
             await _emit(on_text, text)
@@ -325,7 +253,7 @@ class ChatClient:
     async def _read_stream(
         self, response: httpx.Response, model: str, on_text: Callable[[str], Any] | None
     ) -> Completion:
-        acc = _Accumulator(model)
+        acc = Accumulator(model)
         done = False
         consumed = False
         try:
@@ -360,12 +288,10 @@ class ChatClient:
         return acc.result()
 
     async def _fold_chunk(
-        self, acc: _Accumulator, chunk: dict, on_text: Callable[[str], Any] | None
+        self, acc: Accumulator, chunk: dict, on_text: Callable[[str], Any] | None
     ) -> None:
         if chunk.get("error"):
-            raise self._error(
-                f"{self.provider} said: {_body_message(json.dumps(chunk).encode())}"
-            )
+            raise self._error(f"{self.provider} said: {_body_message(json.dumps(chunk).encode())}")
         if chunk.get("model"):
             acc.model = str(chunk["model"])
         acc.add_usage(chunk.get("usage"))
@@ -378,7 +304,7 @@ class ChatClient:
             delta = choice.get("delta") or choice.get("message") or {}
             if not isinstance(delta, dict):
                 raise self._error(f"{self.provider} sent a malformed stream chunk.")
-            text = _content_text(delta.get("content"))
+            text = content_text(delta.get("content"))
             if text:
                 acc.parts.append(text)
                 await _emit(on_text, text)
@@ -418,7 +344,7 @@ async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[Any]:
         name, _, value = line.partition(":")
         if name != "data":
             continue  # event:, id:, retry:
-        value = value[1:] if value.startswith(" ") else value
+        value = value.removeprefix(" ")
         if not buffer:
             parsed = _parse_event(value)
             if parsed is not _MALFORMED:

@@ -4,8 +4,9 @@ answers in plain text."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from hermes_gateway.storage.records import TranscriptEntry
 
@@ -69,8 +70,10 @@ async def run_loop(
         outputs = await asyncio.gather(
             *(tools.call(c.name, c.arguments) for c in completion.tool_calls)
         )
-        for call, output in zip(completion.tool_calls, outputs):
-            entry = TranscriptEntry(role="tool", content=output, tool_call_id=call.id, name=call.name)
+        for call, output in zip(completion.tool_calls, outputs, strict=True):
+            entry = TranscriptEntry(
+                role="tool", content=output, tool_call_id=call.id, name=call.name
+            )
             result.entries.append(entry)
             messages.append(entry.to_openai())
     result.text = f"I stopped after {MAX_TOOL_ROUNDS} rounds of tool calls without a final answer."

@@ -45,7 +45,8 @@ def offline_reply(messages: list[dict]) -> str:
         if len(said) > MAX_ECHO:
             said = said[: MAX_ECHO - 1] + "…"
         first = (
-            f"Offline agent: you said “{said}”." if said
+            f"Offline agent: you said “{said}”."
+            if said
             else "Offline agent: your message had no text."
         )
     return f"{first}\n{GUIDANCE}"
@@ -57,9 +58,7 @@ def _tokens(text: str) -> int:
 
 
 def offline_usage(messages: list[dict], reply: str) -> tuple[int, int]:
-    prompt = sum(
-        4 + _tokens(_text(m.get("content"))) for m in messages if isinstance(m, dict)
-    )
+    prompt = sum(4 + _tokens(_text(m.get("content"))) for m in messages if isinstance(m, dict))
     return prompt, _tokens(reply)
 
 

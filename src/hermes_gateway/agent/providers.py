@@ -6,8 +6,9 @@ imports the client lazily), so config checks and the ``/provider`` command stay 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hermes_gateway.agent.client import ChatClient
@@ -53,23 +54,40 @@ PROVIDERS: dict[str, ProviderSpec] = {
     spec.name: spec
     for spec in (
         ProviderSpec(
-            "openrouter", "OpenRouter", "https://openrouter.ai/api/v1",
-            "OPENROUTER_API_KEY", "anthropic/claude-sonnet-4",
+            "openrouter",
+            "OpenRouter",
+            "https://openrouter.ai/api/v1",
+            "OPENROUTER_API_KEY",
+            "anthropic/claude-sonnet-4",
         ),
         ProviderSpec(
-            "nous", "Nous Portal", "https://inference-api.nousresearch.com/v1",
-            "NOUS_API_KEY", "Hermes-4-70B",
+            "nous",
+            "Nous Portal",
+            "https://inference-api.nousresearch.com/v1",
+            "NOUS_API_KEY",
+            "Hermes-4-70B",
         ),
         ProviderSpec(
-            "openai", "OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4.1",
+            "openai",
+            "OpenAI",
+            "https://api.openai.com/v1",
+            "OPENAI_API_KEY",
+            "gpt-4.1",
         ),
         ProviderSpec(
-            "anthropic", "Anthropic", "https://api.anthropic.com/v1/",
-            "ANTHROPIC_API_KEY", "claude-sonnet-4-20250514",
+            "anthropic",
+            "Anthropic",
+            "https://api.anthropic.com/v1/",
+            "ANTHROPIC_API_KEY",
+            "claude-sonnet-4-20250514",
         ),
         ProviderSpec(
-            "custom", "Custom endpoint", "http://127.0.0.1:11434/v1",  # Ollama's default
-            "CUSTOM_API_KEY", "llama3.1", key_required=False,
+            "custom",
+            "Custom endpoint",
+            "http://127.0.0.1:11434/v1",  # Ollama's default
+            "CUSTOM_API_KEY",
+            "llama3.1",
+            key_required=False,
         ),
         ProviderSpec(
             "offline", "Offline agent", OFFLINE_BASE_URL, "", "offline", key_required=False

@@ -3,7 +3,8 @@ provider reused across turns, and `/model` overrides per session."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hermes_gateway.agent.loop import LoopResult, NoTools, ToolSet, run_loop
 from hermes_gateway.agent.providers import Resolved, build_client, resolve

@@ -12,12 +12,17 @@ def build_registry() -> CommandRegistry:
         Command("new", "start a fresh conversation", sessions.new_session, aliases=("reset",)),
         Command("stop", "stop the running reply", sessions.stop),
         Command("status", "show this session", sessions.status),
-        Command("approve", "approve a pending dangerous command", sessions.approve,
-                args="[session|always]"),
+        Command(
+            "approve",
+            "approve a pending dangerous command",
+            sessions.approve,
+            args="[session|always]",
+        ),
         Command("deny", "deny a pending dangerous command", sessions.deny, args="[reason]"),
         Command("title", "show or set the session title", sessions.title, args="[name]"),
-        Command("resume", "resume an earlier session", sessions.resume, args="[name]",
-                idle_only=True),
+        Command(
+            "resume", "resume an earlier session", sessions.resume, args="[name]", idle_only=True
+        ),
         Command("undo", "remove the last exchange", sessions.undo, idle_only=True),
         Command("retry", "run the last message again", sessions.retry, idle_only=True),
         Command("usage", "token usage of this session", info.usage),

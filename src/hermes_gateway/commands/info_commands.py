@@ -33,8 +33,12 @@ async def model(ctx: CommandContext) -> str:
         default = engine.runtime.default
         lines = [f"Model: {current.provider}:{current.model}"]
         if session.model:
-            lines.append(f"Default: {default.provider}:{default.model} (/model default restores it)")
-        lines.append("Switch with /model provider:model, e.g. /model openrouter:anthropic/claude-sonnet-4")
+            lines.append(
+                f"Default: {default.provider}:{default.model} (/model default restores it)"
+            )
+        lines.append(
+            "Switch with /model provider:model, e.g. /model openrouter:anthropic/claude-sonnet-4"
+        )
         return "\n".join(lines)
     override = "" if ctx.args.strip().lower() == "default" else ctx.args.strip()
     target = engine.runtime.resolved(override)  # raises a clear error if unusable

@@ -3,8 +3,9 @@ help) and `/help`, the platforms' command menus and the parser are generated fro
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from hermes_gateway.core.types import InboundMessage
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CommandContext:
-    engine: "Engine"
+    engine: Engine
     message: InboundMessage
     inbox_id: int
     key: str  # the session key of the chat the command came from
@@ -84,7 +85,7 @@ class CommandRegistry:
         return [(c.name, c.help) for c in self._commands.values()]
 
     async def run(
-        self, engine: "Engine", parsed: Parsed, message: InboundMessage, inbox_id: int, key: str
+        self, engine: Engine, parsed: Parsed, message: InboundMessage, inbox_id: int, key: str
     ) -> None:
         ctx = CommandContext(engine, message, inbox_id, key, parsed.args)
         command = parsed.command

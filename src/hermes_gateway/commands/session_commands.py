@@ -56,7 +56,11 @@ async def title(ctx: CommandContext) -> str:
     if session is None:
         return "No session yet: send a message first."
     if not ctx.args:
-        return f"Title: {session.title}" if session.title else "This session has no title. /title <name> sets one."
+        return (
+            f"Title: {session.title}"
+            if session.title
+            else "This session has no title. /title <name> sets one."
+        )
     name = " ".join(ctx.args.split())[:TITLE_MAX]
     ctx.engine.store.session_update(session.id, title=name)
     return f"📝 Title set: {name}"

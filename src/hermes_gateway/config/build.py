@@ -34,11 +34,28 @@ _DISPLAY_KEYS = ("tool_progress", "background_process_notifications", "platforms
 # Keys the Hermes CLI keeps under `display:` in the config.yaml it shares with us: valid,
 # not ours, never an "unknown key" error.
 _HERMES_DISPLAY_KEYS = (
-    "compact", "personality", "resume_display", "busy_input_mode", "busy_ack_enabled",
-    "bell_on_complete", "show_reasoning", "streaming", "inline_diffs", "show_cost", "skin",
-    "interim_assistant_messages", "tool_progress_command", "tool_preview_length",
-    "tool_progress_overrides", "show_commentary", "timestamps", "runtime_footer",
-    "runtime_metadata_footer", "file_mutation_verifier", "credits_notices", "language",
+    "compact",
+    "personality",
+    "resume_display",
+    "busy_input_mode",
+    "busy_ack_enabled",
+    "bell_on_complete",
+    "show_reasoning",
+    "streaming",
+    "inline_diffs",
+    "show_cost",
+    "skin",
+    "interim_assistant_messages",
+    "tool_progress_command",
+    "tool_preview_length",
+    "tool_progress_overrides",
+    "show_commentary",
+    "timestamps",
+    "runtime_footer",
+    "runtime_metadata_footer",
+    "file_mutation_verifier",
+    "credits_notices",
+    "language",
 )
 
 

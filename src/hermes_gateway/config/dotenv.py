@@ -134,7 +134,7 @@ def _scan(text: str, source: str) -> list[_Entry]:
         if not match:
             # The line itself is not shown: it may hold a secret.
             raise ConfigError(source, "", "KEY=VALUE", problem="not an assignment", line=index + 1)
-        last, value = _value(lines, index, line[match.end():], source)
+        last, value = _value(lines, index, line[match.end() :], source)
         entries.append(_Entry(match["key"], value, index, last + 1, bool(match["export"])))
         index = last + 1
     return entries

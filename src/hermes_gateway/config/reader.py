@@ -21,7 +21,7 @@ class Reader:
     values from `.env` or the environment are strings and are parsed.
     """
 
-    def __init__(self, merged: "Merged") -> None:
+    def __init__(self, merged: Merged) -> None:
         self._merged = merged
 
     def get(self, key: str) -> Any:

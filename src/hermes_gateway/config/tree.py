@@ -13,7 +13,7 @@ _PROMOTE = {"model": "default"}
 
 
 def split_key(key: str | tuple[str, ...]) -> tuple[str, ...]:
-    """"a.b.c" -> ("a", "b", "c"); a tuple passes through (for keys that contain dots)."""
+    """ "a.b.c" -> ("a", "b", "c"); a tuple passes through (for keys that contain dots)."""
     parts = tuple(key) if isinstance(key, tuple) else tuple(key.split("."))
     if not parts or any(not part for part in parts):
         raise ValueError(f"not a valid dotted key: {key!r}")

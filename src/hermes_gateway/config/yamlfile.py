@@ -123,7 +123,6 @@ def _detect_indent(text: str) -> tuple[int, int]:
     return mapping or 2, offset if offset is not None else 0
 
 
-
 # ruamel.yaml keeps the blank lines after an entry in that entry's comment token, so they
 # vanish with it. These helpers hand them to a neighbour instead.
 

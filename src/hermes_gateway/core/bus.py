@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 from hermes_gateway.core.events import Event
 
@@ -16,7 +16,7 @@ log = logging.getLogger("hermes.bus")
 
 
 class Subscription:
-    def __init__(self, bus: "EventBus", maxsize: int) -> None:
+    def __init__(self, bus: EventBus, maxsize: int) -> None:
         self._bus = bus
         self._items: deque[Event] = deque()
         self._maxsize = maxsize
@@ -25,10 +25,9 @@ class Subscription:
         self.closed = False
 
     def _push(self, event: Event) -> None:
-        if len(self._items) >= self._maxsize and not self._drop_one():
-            if event.droppable:
-                self.dropped += 1
-                return
+        if len(self._items) >= self._maxsize and not self._drop_one() and event.droppable:
+            self.dropped += 1  # nothing older could go: drop this progress line itself
+            return
         self._items.append(event)
         self._ready.set()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import (
@@ -193,8 +193,9 @@ class Engine:
             return
         key = self.sessions.key_for(src)
         self.bus.publish(
-            MessageReceived(platform, src.chat_id, src.user_id, message.message_id, key,
-                            len(message.text))
+            MessageReceived(
+                platform, src.chat_id, src.user_id, message.message_id, key, len(message.text)
+            )
         )
         parsed = self.commands.parse(message.text)
         if parsed is not None:
@@ -269,8 +270,15 @@ class Engine:
     def send_later(self, outbox_id: int, row: NewOutbox) -> None:
         self._spawn(
             self.sender.deliver(
-                OutboxRow(outbox_id, row.platform, row.chat_id, row.text, row.thread_id,
-                          row.reply_to, row.session_key)
+                OutboxRow(
+                    outbox_id,
+                    row.platform,
+                    row.chat_id,
+                    row.text,
+                    row.thread_id,
+                    row.reply_to,
+                    row.session_key,
+                )
             )
         )
 

@@ -15,7 +15,7 @@ from hermes_gateway.agent.loop import LoopResult
 from hermes_gateway.core.events import EngineError, SessionChanged, TurnFinished, TurnStarted
 from hermes_gateway.core.types import InboundMessage
 from hermes_gateway.sessions.lane import TurnControl
-from hermes_gateway.storage.records import NewOutbox, TranscriptEntry
+from hermes_gateway.storage.records import TranscriptEntry
 
 if TYPE_CHECKING:
     from hermes_gateway.core.engine import Engine
@@ -39,7 +39,7 @@ def merge_prompt(batch: list[Pending]) -> str:
 
 
 class TurnRunner:
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._system_prompts: dict[str, str] = {}
 
@@ -79,7 +79,9 @@ class TurnRunner:
                 raise  # shutdown: the inbox rows stay pending and the turn runs again later
             status = "interrupted" if control.reason == "interrupt" else "stopped"
             note = TranscriptEntry(role="assistant", content=f"[{status} by the user]")
-            self._commit(session, [user_entry, *result.entries, note], inbox_ids, status, [], result)
+            self._commit(
+                session, [user_entry, *result.entries, note], inbox_ids, status, [], result
+            )
         except Exception as exc:  # a failure is never silence
             status, error = "error", engine.describe_error(exc)
             store.inbox_finish(inbox_ids, "failed", engine.clock(), error)
@@ -109,5 +111,5 @@ class TurnRunner:
         ids = engine.store.commit_turn(
             session.id, entries, inbox_ids, status, outbox, usage, engine.clock()
         )
-        for outbox_id, row in zip(ids, outbox):
+        for outbox_id, row in zip(ids, outbox, strict=True):
             engine.send_later(outbox_id, row)

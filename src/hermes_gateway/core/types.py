@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     TELEGRAM = "telegram"
     DISCORD = "discord"
     SLACK = "slack"
@@ -35,14 +35,14 @@ class Platform(str, Enum):
         return self.value.upper()
 
 
-class ChatType(str, Enum):
+class ChatType(StrEnum):
     DM = "dm"
     GROUP = "group"
     CHANNEL = "channel"
     THREAD = "thread"
 
 
-class MessageKind(str, Enum):
+class MessageKind(StrEnum):
     TEXT = "text"
     PHOTO = "photo"
     VOICE = "voice"

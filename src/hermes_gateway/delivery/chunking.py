@@ -3,7 +3,7 @@ a blank line, then a line break, then a space; a code block cut in two is closed
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 FENCE = "```"
 
@@ -44,5 +44,5 @@ def _best_cut(text: str, limit: int, length: Callable[[str], int]) -> int:
 
 
 def _open_fence_language(head: str) -> str:
-    line = head[head.rfind(FENCE) + len(FENCE):].split("\n", 1)[0]
+    line = head[head.rfind(FENCE) + len(FENCE) :].split("\n", 1)[0]
     return line.strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import MessageSent, SendFailed
@@ -65,8 +65,10 @@ class Sender:
                 result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
             if result.ok or not result.retryable or attempt == MAX_ATTEMPTS:
                 return result
-            delay = result.retry_after if result.retry_after is not None else (
-                self.backoff * 2 ** (attempt - 1)
+            delay = (
+                result.retry_after
+                if result.retry_after is not None
+                else (self.backoff * 2 ** (attempt - 1))
             )
             await asyncio.sleep(min(delay, MAX_RETRY_AFTER))
         return result

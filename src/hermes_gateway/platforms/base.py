@@ -4,8 +4,9 @@ sessions: they turn platform traffic into InboundMessages and send what the engi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from hermes_gateway.core.types import (
     Capabilities,
@@ -48,8 +49,9 @@ class Adapter(ABC):
     async def send(self, message: OutboundMessage) -> SendResult: ...
 
     async def edit(self, chat_id: str, message_id: str, text: str) -> SendResult:
-        return SendResult(ok=False, error=f"{self.platform.value} cannot edit messages",
-                          retryable=False)
+        return SendResult(
+            ok=False, error=f"{self.platform.value} cannot edit messages", retryable=False
+        )
 
     async def typing(self, chat_id: str, thread_id: str = "") -> None:
         """Show "typing…" once; the delivery layer refreshes it while a turn runs."""

@@ -10,7 +10,7 @@ import itertools
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from hermes_gateway.core.types import (
     Capabilities,

@@ -10,9 +10,10 @@ configured", since it does not let anyone remote in.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 from hermes_gateway.core.types import Platform
 from hermes_gateway.storage.base import Store

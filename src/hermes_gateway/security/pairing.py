@@ -22,9 +22,9 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Callable
 
 from hermes_gateway.core.types import Platform
 from hermes_gateway.security.auth import normalize_user_id, platform_name
@@ -249,7 +249,11 @@ class PairingManager:
 
 def _hash_code(code: str, salt: str) -> str:
     digest = hashlib.scrypt(
-        code.encode(), salt=bytes.fromhex(salt), n=2**_SCRYPT_LOG2_N, r=_SCRYPT_R, p=_SCRYPT_P,
+        code.encode(),
+        salt=bytes.fromhex(salt),
+        n=2**_SCRYPT_LOG2_N,
+        r=_SCRYPT_R,
+        p=_SCRYPT_P,
         dklen=32,
     )
     return f"scrypt${_SCRYPT_LOG2_N}${_SCRYPT_R}${_SCRYPT_P}${digest.hex()}"
@@ -261,8 +265,12 @@ def _verify(code: str, record: PairingRecord) -> bool:
         if scheme != "scrypt" or not 1 <= int(log2_n) <= 16:
             return False
         digest = hashlib.scrypt(
-            code.encode(), salt=bytes.fromhex(record.salt), n=2 ** int(log2_n), r=int(r),
-            p=int(p), dklen=32,
+            code.encode(),
+            salt=bytes.fromhex(record.salt),
+            n=2 ** int(log2_n),
+            r=int(r),
+            p=int(p),
+            dklen=32,
         )
     except ValueError:  # malformed row or parameters: it cannot match
         return False

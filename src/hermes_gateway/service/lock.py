@@ -23,7 +23,7 @@ class EngineLock:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> "EngineLock":
+    def acquire(self) -> EngineLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -43,7 +43,7 @@ class EngineLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "EngineLock":
+    def __enter__(self) -> EngineLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

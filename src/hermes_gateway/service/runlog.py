@@ -7,7 +7,8 @@ import logging
 import re
 import sys
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from hermes_gateway.core.events import Event
 

@@ -65,9 +65,12 @@ async def _serve(home: HermesHome, headless: bool, settings, store) -> int:
 
 def _reply_printer(stream: TextIO, headless: bool):
     if headless:  # one JSON line per reply: easy for scripts, safe for any text
+
         def print_reply(message: OutboundMessage) -> None:
-            stream.write(json.dumps({"chat": message.chat_id, "text": message.text},
-                                    ensure_ascii=False) + "\n")
+            stream.write(
+                json.dumps({"chat": message.chat_id, "text": message.text}, ensure_ascii=False)
+                + "\n"
+            )
             stream.flush()
 
         return print_reply

@@ -7,8 +7,9 @@ one follow-up turn. `/stop` interrupts and drops what was waiting."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Callable
 
 from hermes_gateway.core.types import SessionSource
 from hermes_gateway.sessions.keys import session_key

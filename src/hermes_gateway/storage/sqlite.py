@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Iterator
 
 from hermes_gateway.storage.base import Store
 from hermes_gateway.storage.migrations import MIGRATIONS
@@ -143,12 +143,7 @@ class SQLiteStore(Store):
         return _session(row) if row else None
 
     def session_create(self, record):
-        values = [getattr(record, c) for c in _SESSION_COLUMNS]
-        self._db.execute(
-            f"INSERT INTO sessions({', '.join(_SESSION_COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(values))})",
-            values,
-        )
+        _insert(self._db, "INSERT", "sessions", _SESSION_COLUMNS, record)
 
     def session_end(self, session_id, reason, now):
         self._db.execute(
@@ -278,12 +273,7 @@ class SQLiteStore(Store):
         return _pairing(row) if row else None
 
     def pairing_put(self, record):
-        values = [getattr(record, c) for c in _PAIRING_COLUMNS]
-        self._db.execute(
-            f"INSERT OR REPLACE INTO pairing({', '.join(_PAIRING_COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(values))})",
-            values,
-        )
+        _insert(self._db, "INSERT OR REPLACE", "pairing", _PAIRING_COLUMNS, record)
 
     def pairing_delete(self, platform, user_id):
         cur = self._db.execute(
@@ -302,7 +292,9 @@ class SQLiteStore(Store):
         return self._db.execute("DELETE FROM pairing WHERE state = 'pending'").rowcount
 
     def pairing_failure_add(self, platform, now):
-        self._db.execute("INSERT INTO pairing_failures(platform, at) VALUES (?, ?)", (platform, now))
+        self._db.execute(
+            "INSERT INTO pairing_failures(platform, at) VALUES (?, ?)", (platform, now)
+        )
 
     def pairing_failures_since(self, platform, since):
         return self._db.execute(
@@ -322,6 +314,13 @@ class SQLiteStore(Store):
 
 
 # -- row mapping ----------------------------------------------------------------------------
+def _insert(db: sqlite3.Connection, verb: str, table: str, columns: list[str], record) -> None:
+    db.execute(
+        f"{verb} INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [getattr(record, c) for c in columns],
+    )
+
+
 def _finish_inbox(db: sqlite3.Connection, ids: list[int], status: str, now: float, error: str):
     db.executemany(
         "UPDATE inbox SET status = ?, done_at = ?, error = ? WHERE id = ?",
@@ -381,5 +380,3 @@ def _entry(r: sqlite3.Row) -> TranscriptEntry:
         name=r["name"],
         turn=r["turn"],
     )
-
-
