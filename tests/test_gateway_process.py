@@ -85,3 +85,12 @@ def test_kill_between_inbox_write_and_reply_answers_exactly_once(tmp_path, gatew
     roles = db.execute("SELECT role FROM messages ORDER BY id").fetchall()
     assert roles == [("user",), ("assistant",)]
     assert len(openai_peer.requests()) == 2
+
+
+def test_provider_without_its_key_refuses_to_start_with_a_clear_message(tmp_path, gateways):
+    home = tmp_path / "home"
+    write_config(home, "model:\n  provider: openrouter\n")
+    gateway = gateways(home)
+    assert gateway.proc.wait(15) == 78
+    line = gateway.wait_for_log("OPENROUTER_API_KEY")
+    assert line.startswith("hermes: ")
