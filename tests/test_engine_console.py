@@ -102,6 +102,8 @@ async def test_provider_failure_is_reported_and_retry_answers(tmp_path, openai_p
         await engine.console.inject("please")
         error = await replies.next()
         assert error.startswith("⚠️") and "/retry" in error
+        await engine.console.inject("/status")  # a command in between does not hide the failure
+        await replies.next()
         await engine.console.inject("/retry")
         assert await replies.next() == "it worked"
         assert openai_peer.requests()[-1]["body"]["messages"][-1]["content"] == "please"

@@ -98,6 +98,7 @@ class CommandRegistry:
                 reply = await command.handler(ctx)
         except Exception as exc:  # a failure is never silence
             reply = f"⚠️ /{parsed.name} failed: {engine.describe_error(exc)}"
-        engine.store.inbox_finish([inbox_id], "done", engine.clock())
+        # "command", not "done": a command is not a turn, so /retry looks past it.
+        engine.store.inbox_finish([inbox_id], "command", engine.clock())
         if reply:
             ctx.reply(reply)

@@ -8,6 +8,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from hermes_gateway.agent.runtime import AgentRuntime
+from hermes_gateway.commands import build_registry
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import (
     EngineStarted,
@@ -32,6 +34,8 @@ from hermes_gateway.core.types import (
 from hermes_gateway.delivery.sender import Sender
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.registry import adapter_class
+from hermes_gateway.security.access import build_authorizer
+from hermes_gateway.security.pairing import PairingManager
 from hermes_gateway.sessions.lane import Lane
 from hermes_gateway.sessions.manager import SessionManager
 from hermes_gateway.storage.base import Store
@@ -56,11 +60,6 @@ class Engine:
         clock: Callable[[], float] = time.time,
         runtime=None,
     ) -> None:
-        from hermes_gateway.agent.runtime import AgentRuntime
-        from hermes_gateway.commands import build_registry
-        from hermes_gateway.security.access import build_authorizer
-        from hermes_gateway.security.pairing import PairingManager
-
         self.settings = settings
         self.store = store
         self.bus = bus or EventBus()

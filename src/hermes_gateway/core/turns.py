@@ -53,19 +53,19 @@ class TurnRunner:
         store, bus = engine.store, engine.bus
         last = batch[-1].message
         source = last.source
-        session = engine.sessions.resolve(source, key, engine.is_protected)
         inbox_ids = [p.inbox_id for p in batch if p.inbox_id is not None]
-        prompt = merge_prompt(batch)
-        started = time.perf_counter()
-        bus.publish(TurnStarted(key, session.id, len(batch)))
-        bus.publish(SessionChanged(key, session.id, "running"))
-        user_entry = TranscriptEntry(role="user", content=prompt)
-        history = [e.to_openai() for e in store.transcript(session.id)]
-        messages = [self._system(source.platform.value), *history, user_entry.to_openai()]
+        user_entry = TranscriptEntry(role="user", content=merge_prompt(batch))
         result = LoopResult(text="")
-        typing = engine.start_typing(source)
+        started = time.perf_counter()
+        session = None
         status, error = "ok", ""
+        typing = engine.start_typing(source)
         try:
+            session = engine.sessions.resolve(source, key, engine.is_protected)
+            bus.publish(TurnStarted(key, session.id, len(batch)))
+            bus.publish(SessionChanged(key, session.id, "running"))
+            history = [e.to_openai() for e in store.transcript(session.id)]
+            messages = [self._system(source.platform.value), *history, user_entry.to_openai()]
             await engine.runtime.run(messages, session.model, result=result)
             reply = result.text.strip() or "(the agent returned an empty reply)"
             if session.reset_notice:
@@ -75,13 +75,12 @@ class TurnRunner:
             outbox = [engine.reply_row(source, reply, key, reply_to=last.message_id)]
             self._commit(session, entries, inbox_ids, "done", outbox, result)
         except asyncio.CancelledError:
-            if not control.cancelled_by_lane:
+            if not control.cancelled_by_lane or session is None:
                 raise  # shutdown: the inbox rows stay pending and the turn runs again later
             status = "interrupted" if control.reason == "interrupt" else "stopped"
             note = TranscriptEntry(role="assistant", content=f"[{status} by the user]")
-            self._commit(
-                session, [user_entry, *result.entries, note], inbox_ids, status, [], result
-            )
+            entries = [user_entry, *result.entries, note]
+            self._commit(session, entries, inbox_ids, status, [], result)
         except Exception as exc:  # a failure is never silence
             status, error = "error", engine.describe_error(exc)
             store.inbox_finish(inbox_ids, "failed", engine.clock(), error)
@@ -89,18 +88,20 @@ class TurnRunner:
             engine.queue_reply(source, f"⚠️ {error}\nSend /retry to try again.", key)
         finally:
             typing.cancel()
+            session_id = session.id if session else ""
+            elapsed_ms = (time.perf_counter() - started) * 1000
             bus.publish(
                 TurnFinished(
                     key,
-                    session.id,
+                    session_id,
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    elapsed_ms,
                     result.input_tokens,
                     result.output_tokens,
                     error,
                 )
             )
-            bus.publish(SessionChanged(key, session.id, "idle"))
+            bus.publish(SessionChanged(key, session_id, "idle"))
 
     def _commit(self, session, entries, inbox_ids, status, outbox, result: LoopResult) -> None:
         engine = self.engine

@@ -41,7 +41,8 @@ class Store(ABC):
 
     @abstractmethod
     def inbox_finish(self, ids: list[int], status: str, now: float, error: str = "") -> None:
-        """Mark inbox rows done | failed | ignored | stopped."""
+        """Mark inbox rows done | interrupted | stopped | failed | ignored | command (a chat
+        command, answered at once), or back to pending (re-run by /retry)."""
 
     @abstractmethod
     def inbox_get(self, inbox_id: int) -> InboxRow | None: ...

@@ -95,7 +95,7 @@ class SQLiteStore(Store):
         rows = self._db.execute(
             "SELECT * FROM inbox WHERE session_key = ? AND status = 'failed' AND done_at = ("
             " SELECT MAX(done_at) FROM inbox WHERE session_key = ?"
-            " AND status NOT IN ('pending', 'ignored')) ORDER BY id",
+            " AND status NOT IN ('pending', 'ignored', 'command')) ORDER BY id",
             (session_key, session_key),
         ).fetchall()
         return [_inbox(r) for r in rows]
