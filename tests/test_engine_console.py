@@ -171,3 +171,20 @@ async def _next_of(subscription, kind, timeout: float = 10.0):
                 return event
 
     return await asyncio.wait_for(find(), timeout)
+
+
+async def test_tool_calls_round_trip_through_the_turn_loop(tmp_path, openai_peer):
+    home = tmp_path / "home"
+    write_config(home, peer_config(openai_peer.base_url))
+    call = {"id": "call_1", "name": "no_such_tool", "arguments": '{"x": 1}'}
+    openai_peer.script([{"tool_calls": [call]}, {"text": "done after the tool"}])
+    async with running_engine(home) as (engine, replies):
+        await engine.console.inject("use a tool")
+        assert await replies.next() == "done after the tool"
+        session = engine.store.session_current("console:dm:local")
+        entries = engine.store.transcript(session.id)
+    assert [e.role for e in entries] == ["user", "assistant", "tool", "assistant"]
+    assert entries[1].tool_calls[0]["function"]["name"] == "no_such_tool"
+    assert "no tool named" in entries[2].content  # a tool error is a result the model reads
+    second = openai_peer.requests()[1]["body"]["messages"]
+    assert second[-1]["role"] == "tool" and second[-1]["tool_call_id"] == "call_1"
