@@ -138,3 +138,57 @@ class PairingChanged(Event):
     platform: str
     user_id: str
     state: str  # approved | revoked | locked | cleared
+
+
+@dataclass(frozen=True)
+class ApprovalRequested(Event):
+    approval_id: str
+    session_key: str
+    platform: str
+    chat_id: str
+    command: str
+    reason: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class ApprovalResolved(Event):
+    approval_id: str
+    session_key: str
+    decision: str  # once | session | always | deny | timeout | auto (allowlisted, mode off)
+    by: str  # user id, "operator", "timeout", "stop"
+
+
+@dataclass(frozen=True)
+class TaskChanged(Event):
+    task_id: str  # bg_HHMMSS_xxxxxx
+    session_key: str  # the chat that started it
+    state: str  # running | done | failed
+    title: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessChanged(Event):
+    process_id: str
+    session_key: str
+    command: str
+    state: str  # running | exited | killed
+    pid: int = 0
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessOutput(Event):
+    droppable: ClassVar[bool] = True
+    process_id: str
+    session_key: str
+    lines: int  # how many new output lines (the text stays in the process's ring buffer)
+
+
+@dataclass(frozen=True)
+class CronRun(Event):
+    job_id: str
+    name: str
+    status: str  # started | ok | error | delivery-failed
+    detail: str = ""

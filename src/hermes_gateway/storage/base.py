@@ -148,3 +148,18 @@ class Store(ABC):
 
     @abstractmethod
     def pairing_failures_clear(self, platform: str) -> None: ...
+
+    # -- approvals audit -------------------------------------------------------------------
+    @abstractmethod
+    def approval_add(
+        self, approval_id: str, session_key: str, command: str, reason: str, now: float
+    ) -> None:
+        """Record a pending approval (status 'pending')."""
+
+    @abstractmethod
+    def approval_decide(self, approval_id: str, status: str, by: str, now: float) -> None:
+        """Record the decision: once | session | always | deny | timeout | auto."""
+
+    @abstractmethod
+    def approvals_recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The audit trail, newest first."""

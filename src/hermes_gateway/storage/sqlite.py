@@ -312,6 +312,26 @@ class SQLiteStore(Store):
     def pairing_failures_clear(self, platform):
         self._db.execute("DELETE FROM pairing_failures WHERE platform = ?", (platform,))
 
+    # -- approvals audit ------------------------------------------------------------------
+    def approval_add(self, approval_id, session_key, command, reason, now):
+        self._db.execute(
+            "INSERT INTO approvals(id, session_key, command, reason, status, created_at)"
+            " VALUES (?, ?, ?, ?, 'pending', ?)",
+            (approval_id, session_key, command, reason, now),
+        )
+
+    def approval_decide(self, approval_id, status, by, now):
+        self._db.execute(
+            "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+            (status, by, now, approval_id),
+        )
+
+    def approvals_recent(self, limit=50):
+        rows = self._db.execute(
+            "SELECT * FROM approvals ORDER BY created_at DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
 
 # -- row mapping ----------------------------------------------------------------------------
 def _insert(db: sqlite3.Connection, verb: str, table: str, columns: list[str], record) -> None:
