@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("user_id")
     actions.add_parser("clear-pending", help="drop every pending pairing code")
 
+    from hermes_gateway.cli_cron import add_cron_parser
+
+    add_cron_parser(commands)
+
     config = commands.add_parser("config", help="inspect the configuration")
     config_actions = config.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     config_actions.required = True
@@ -62,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hermes_gateway.cli_commands import pairing
 
         return pairing(args, parser)
+    if args.command == "cron":
+        from hermes_gateway.cli_cron import cron_command
+
+        return cron_command(args)
     from hermes_gateway.cli_commands import config_check
 
     return config_check(args)

@@ -60,6 +60,15 @@ class HermesHome:
         return self.root / "cache"
 
     @property
+    def checkpoints_dir(self) -> Path:
+        """The shadow git store of files the agent changed (/rollback)."""
+        return self.root / "checkpoints"
+
+    @property
+    def skills_dir(self) -> Path:
+        return self.root / "skills"
+
+    @property
     def workspace_dir(self) -> Path:
         """Default working directory of agent sessions."""
         return self.root / "workspace"

@@ -165,8 +165,11 @@ class ChatClient:
         messages: list[dict],
         tools: list[dict] | None = None,
         on_text: Callable[[str], Any] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> Completion:
+        """`options` are extra request fields, e.g. {"reasoning_effort": "high"}."""
         body: dict[str, Any] = {
+            **(options or {}),
             "model": model,
             "messages": messages,
             "stream": True,
@@ -243,6 +246,7 @@ class ChatClient:
         if text:
             acc.parts.append(text)
             await _emit(on_text, text)
+        acc.add_reasoning(message)
         for position, call in enumerate(message.get("tool_calls") or []):
             if isinstance(call, dict):
                 acc.add_tool_delta({"index": position, **call})
@@ -308,6 +312,7 @@ class ChatClient:
             if text:
                 acc.parts.append(text)
                 await _emit(on_text, text)
+            acc.add_reasoning(delta)
             tool_calls = delta.get("tool_calls")
             if isinstance(tool_calls, list):
                 for call in tool_calls:

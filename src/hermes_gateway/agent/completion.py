@@ -27,6 +27,7 @@ class Completion:
     usage: Usage | None
     finish_reason: str
     model: str
+    reasoning: str = ""  # the model's visible reasoning, when the provider streams it
 
 
 class Accumulator:
@@ -34,6 +35,7 @@ class Accumulator:
 
     def __init__(self, model: str) -> None:
         self.parts: list[str] = []
+        self.reasoning: list[str] = []
         self.calls: dict[int, dict[str, str]] = {}
         self.usage: Usage | None = None
         self.finish_reason = ""
@@ -76,7 +78,15 @@ class Accumulator:
             for index, slot in sorted(self.calls.items())
         )
         finish = self.finish_reason or ("tool_calls" if calls else "stop")
-        return Completion("".join(self.parts), calls, self.usage, finish, self.model)
+        return Completion(
+            "".join(self.parts), calls, self.usage, finish, self.model, "".join(self.reasoning)
+        )
+
+    def add_reasoning(self, message: dict) -> None:
+        # DeepSeek/vLLM say `reasoning_content`, OpenRouter says `reasoning`.
+        text = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(text, str) and text:
+            self.reasoning.append(text)
 
 
 def content_text(content: Any) -> str:

@@ -3,8 +3,7 @@ answers in plain text."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,16 +15,17 @@ MAX_TOOL_ROUNDS = 25
 class ToolSet(Protocol):
     def schemas(self) -> list[dict[str, Any]]: ...
 
-    async def call(self, name: str, arguments: str) -> str:
-        """Run one tool; errors come back as text the model can read, never as exceptions."""
+    async def call_many(self, calls: Sequence[Any]) -> list[str]:
+        """Run one response's tool calls; results in call order. Errors come back as text the
+        model can read, never as exceptions."""
 
 
 class NoTools:
     def schemas(self) -> list[dict[str, Any]]:
         return []
 
-    async def call(self, name: str, arguments: str) -> str:
-        return f"error: there is no tool named {name!r}"
+    async def call_many(self, calls: Sequence[Any]) -> list[str]:
+        return [f"error: there is no tool named {c.name!r}" for c in calls]
 
 
 @dataclass
@@ -34,6 +34,7 @@ class LoopResult:
     entries: list[TranscriptEntry] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    reasoning: list[str] = field(default_factory=list)
 
 
 async def run_loop(
@@ -43,6 +44,7 @@ async def run_loop(
     tools: ToolSet,
     on_text: Callable[[str], Any] | None = None,
     result: LoopResult | None = None,
+    options: dict[str, Any] | None = None,
 ) -> LoopResult:
     """Runs the loop, recording into `result` as it goes so that an interrupted turn can keep
     what was already said and done."""
@@ -51,8 +53,10 @@ async def run_loop(
     schemas = tools.schemas() or None
     for _ in range(MAX_TOOL_ROUNDS):
         completion = await client.complete(
-            model=model, messages=messages, tools=schemas, on_text=on_text
+            model=model, messages=messages, tools=schemas, on_text=on_text, options=options
         )
+        if completion.reasoning:
+            result.reasoning.append(completion.reasoning)
         if completion.usage:
             result.input_tokens += completion.usage.input_tokens
             result.output_tokens += completion.usage.output_tokens
@@ -67,9 +71,7 @@ async def run_loop(
         step = TranscriptEntry(role="assistant", content=completion.text, tool_calls=calls)
         result.entries.append(step)
         messages.append(step.to_openai())
-        outputs = await asyncio.gather(
-            *(tools.call(c.name, c.arguments) for c in completion.tool_calls)
-        )
+        outputs = await tools.call_many(completion.tool_calls)
         for call, output in zip(completion.tool_calls, outputs, strict=True):
             entry = TranscriptEntry(
                 role="tool", content=output, tool_call_id=call.id, name=call.name

@@ -11,10 +11,9 @@ from hermes_gateway.agent.providers import Resolved, build_client, resolve
 
 
 class AgentRuntime:
-    def __init__(self, model_settings, env: Mapping[str, str], tools: ToolSet | None = None):
+    def __init__(self, model_settings, env: Mapping[str, str]):
         self.model_settings = model_settings
         self.env = env
-        self.tools = tools or NoTools()
         self._resolved: dict[str, Resolved] = {}
         self._clients: dict[tuple[str, str], Any] = {}
         self.default = self.resolved("")  # fail at start-up, not on the first message
@@ -42,11 +41,13 @@ class AgentRuntime:
         override: str = "",
         on_text: Callable[[str], Any] | None = None,
         result: LoopResult | None = None,
+        tools: ToolSet | None = None,
+        options: dict[str, Any] | None = None,
     ) -> LoopResult:
         target = self.resolved(override)
-        return await run_loop(
-            self._client(target), target.model, messages, self.tools, on_text, result
-        )
+        client = self._client(target)
+        tools = tools or NoTools()
+        return await run_loop(client, target.model, messages, tools, on_text, result, options)
 
     async def aclose(self) -> None:
         for client in self._clients.values():

@@ -4,8 +4,9 @@ can be tested with only what it needs."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hermes_gateway.core.bus import EventBus
@@ -16,9 +17,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class AgentServices:
-    home: "HermesHome"
-    store: "Store | None" = None
-    bus: "EventBus | None" = None
+    home: HermesHome
+    store: Store | None = None
+    bus: EventBus | None = None
     settings: Any = None
     clock: Callable[[], float] = time.time
     approvals: Any = None  # agent.approvals.ApprovalManager
@@ -27,6 +28,6 @@ class AgentServices:
     checkpoints: Any = None  # agent.checkpoints.Checkpoints
     # send_message(target, text, origin) -> a sentence saying where it went; raises ToolError.
     # target: "platform:chat_id", "platform" (its home channel) or "" (the origin chat).
-    send_message: "Callable[[str, str, SessionSource | None], Awaitable[str]] | None" = None
+    send_message: Callable[[str, str, SessionSource | None], Awaitable[str]] | None = None
     # Tool settings from config (`tools.*`), e.g. {"web_fetch": {"allow_private": True}}.
     tool_settings: dict[str, Any] = field(default_factory=dict)

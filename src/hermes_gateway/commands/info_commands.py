@@ -6,7 +6,11 @@ from hermes_gateway.commands.registry import CommandContext
 
 
 async def help_(ctx: CommandContext) -> str:
-    return ctx.engine.commands.help_text()
+    text = ctx.engine.commands.help_text()
+    skills = ctx.engine.skills.list()
+    if skills:
+        text += "\n\nSkills:\n" + "\n".join(f"/{s.command} — {s.description}" for s in skills)
+    return text
 
 
 async def usage(ctx: CommandContext) -> str:

@@ -91,6 +91,8 @@ class CommandRegistry:
         command = parsed.command
         try:
             if command is None:
+                if engine.run_skill(key, message, inbox_id, parsed.name, parsed.args):
+                    return  # a skill: answered by a turn, which finishes the inbox row
                 reply = f"Unknown command /{parsed.name}. Send /help for the list."
             elif command.idle_only and engine.lane(key).busy:
                 reply = f"A reply is still being written. Send /stop first, then /{command.name}."

@@ -104,14 +104,6 @@ async def retry(ctx: CommandContext) -> str | None:
     return None
 
 
-async def approve(ctx: CommandContext) -> str:
-    return "There is no pending approval in this chat."
-
-
-async def deny(ctx: CommandContext) -> str:
-    return "There is no pending approval in this chat."
-
-
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 

@@ -4,12 +4,18 @@ every step on the event bus. UI-free: the CLI, the service and the TUI all drive
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 
+from hermes_gateway.agent import personalities
 from hermes_gateway.agent.runtime import AgentRuntime
+from hermes_gateway.agent.skills import SkillLibrary
 from hermes_gateway.commands import build_registry
+from hermes_gateway.config import load_settings
+from hermes_gateway.core import wiring
+from hermes_gateway.core.background import BackgroundTasks
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import (
     EngineStarted,
@@ -39,7 +45,7 @@ from hermes_gateway.security.pairing import PairingManager
 from hermes_gateway.sessions.lane import Lane
 from hermes_gateway.sessions.manager import SessionManager
 from hermes_gateway.storage.base import Store
-from hermes_gateway.storage.records import NewOutbox, OutboxRow
+from hermes_gateway.storage.records import NewOutbox
 
 log = logging.getLogger("hermes.engine")
 
@@ -70,12 +76,22 @@ class Engine:
         self.pairing = PairingManager(store, clock)
         self.commands = build_registry()
         self.turns = TurnRunner(self)
+        self.workdir = wiring.workdir(self)
+        self.tools = wiring.build_tools()
+        self.services = wiring.build_services(self)
+        self.background = BackgroundTasks(self)
+        self.skills = SkillLibrary(settings.home.skills_dir)
+        self.mcp = None  # MCPManager once mcp_servers are configured
+        self.personalities = personalities.available(
+            (settings.raw.get("agent") or {}).get("personalities")
+        )
         self.sender = Sender(store, self.bus, self.adapter, clock)
         self.adapters: dict[str, Adapter] = {}
         self.platform_state: dict[str, str] = {}
         self.lanes: dict[str, Lane] = {}
         self.home_channels: dict[str, str] = {}  # set by /sethome while running
         self._tasks: set[asyncio.Task] = set()
+        self._loops: list[asyncio.Task] = []  # schedulers that run until stop
         self._stopped = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -98,6 +114,9 @@ class Engine:
             self._route(row.id, message_from_payload(row.payload))
         for row in self.store.outbox_pending():
             self._spawn(self.sender.deliver(row))
+        self._loops.append(asyncio.create_task(self.services.cron.run_forever(), name="cron"))
+        if self.settings.raw.get("mcp_servers"):
+            self._spawn(self.reload_mcp(self.settings.raw["mcp_servers"]))
 
     async def _connect(self, platform: Platform) -> None:
         name = platform.value
@@ -126,8 +145,11 @@ class Engine:
         """Cancel running turns (their messages stay in the inbox), finish sends in flight,
         disconnect. Bounded: returns within about DRAIN_TIMEOUT seconds."""
         self.bus.publish(EngineStopping(reason))
+        for loop in self._loops:
+            loop.cancel()
         for lane in self.lanes.values():
             lane.cancel()
+        await self.background.shutdown()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=DRAIN_TIMEOUT)
         for task in list(self._tasks):
@@ -138,6 +160,8 @@ class Engine:
             except Exception as exc:
                 log.warning("disconnecting %s failed: %s", adapter.platform.value, exc)
         self.adapters.clear()
+        if self.mcp is not None:
+            await self.mcp.close()
         await self.runtime.aclose()
         self._stopped.set()
 
@@ -236,6 +260,43 @@ class Engine:
     def home_channel(self, platform: str) -> str:
         return self.home_channels.get(platform) or self.settings.platforms[platform].home_channel
 
+    def personality_prompt(self, key: str) -> str:
+        name = self.store.prefs(key).get("personality", "")
+        return self.personalities.get(name, "")
+
+    def model_options(self, key: str) -> dict:
+        """Extra request fields for this chat's model calls (/reasoning)."""
+        level = self.store.prefs(key).get("reasoning", "")
+        return {"reasoning_effort": level} if level else {}
+
+    def run_skill(
+        self, key: str, message: InboundMessage, inbox_id: int, name: str, args: str
+    ) -> bool:
+        """`/<skill-name> args`: one turn with the skill's instruction. False if no such skill."""
+        skill = self.skills.get(name)
+        if skill is None:
+            return False
+        instruction = self.skills.instruction(skill, args)
+        self.submit(key, Pending(inbox_id, dataclasses.replace(message, text=instruction)))
+        return True
+
+    async def reload_mcp(self, servers=None) -> list[str]:
+        """(Re)connect the MCP servers (from config.yaml when not given); their tools replace
+        the previous MCP tools. Returns one line per server."""
+        from hermes_gateway.agent.mcp_tools import MCPManager
+
+        if servers is None:
+            servers = load_settings(self.settings.home).raw.get("mcp_servers") or {}
+        if self.mcp is None:
+            self.mcp = MCPManager(servers, log_dir=self.settings.home.logs_dir)
+            lines = await self.mcp.start()
+        else:
+            lines = await self.mcp.reload(servers)
+        self.tools.replace(self.mcp.tools(), prefix="mcp_")
+        for line in lines:
+            log.info("mcp %s", line)
+        return lines
+
     def is_protected(self, key: str) -> bool:
         """Sessions with a pending approval or a live background process are never reset."""
         return False
@@ -263,23 +324,16 @@ class Engine:
 
     def queue_reply(self, src: SessionSource, text: str, key: str = "") -> None:
         """Write a reply to the outbox, then send it."""
-        row = self.reply_row(src, text, key)
+        self.queue_row(self.reply_row(src, text, key))
+
+    def queue_to(self, platform: str, chat_id: str, text: str, thread_id: str = "") -> None:
+        self.queue_row(NewOutbox(platform, chat_id, text, thread_id))
+
+    def queue_row(self, row: NewOutbox) -> None:
         self.send_later(self.store.outbox_add(row, self.clock()), row)
 
     def send_later(self, outbox_id: int, row: NewOutbox) -> None:
-        self._spawn(
-            self.sender.deliver(
-                OutboxRow(
-                    outbox_id,
-                    row.platform,
-                    row.chat_id,
-                    row.text,
-                    row.thread_id,
-                    row.reply_to,
-                    row.session_key,
-                )
-            )
-        )
+        self._spawn(self.sender.deliver(wiring.outbox_row(outbox_id, row)))
 
     def start_typing(self, src: SessionSource) -> asyncio.Task:
         """Show "typing…" beside the turn, refreshed until cancelled."""

@@ -189,6 +189,6 @@ class ProcessOutput(Event):
 @dataclass(frozen=True)
 class CronRun(Event):
     job_id: str
-    name: str
+    job_name: str  # not `name`: Event.name is the event's type name
     status: str  # started | ok | error | delivery-failed
     detail: str = ""

@@ -12,10 +12,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hermes_gateway.agent.loop import LoopResult
-from hermes_gateway.core.events import EngineError, SessionChanged, TurnFinished, TurnStarted
-from hermes_gateway.core.types import InboundMessage
+from hermes_gateway.agent.tools.base import ToolContext
+from hermes_gateway.agent.tools.registry import ProgressUpdate
+from hermes_gateway.core.events import (
+    EngineError,
+    SessionChanged,
+    ToolProgress,
+    TurnFinished,
+    TurnStarted,
+)
+from hermes_gateway.core.types import InboundMessage, OutboundMessage, SessionSource
+from hermes_gateway.delivery.progress import ChatProgress
 from hermes_gateway.sessions.lane import TurnControl
-from hermes_gateway.storage.records import TranscriptEntry
+from hermes_gateway.storage.records import SessionRecord, TranscriptEntry
 
 if TYPE_CHECKING:
     from hermes_gateway.core.engine import Engine
@@ -43,10 +52,47 @@ class TurnRunner:
         self.engine = engine
         self._system_prompts: dict[str, str] = {}
 
-    def _system(self, platform: str) -> dict:
+    def _system(self, platform: str, key: str = "") -> dict:
         if platform not in self._system_prompts:
             self._system_prompts[platform] = SYSTEM_PROMPT.format(platform=platform)
-        return {"role": "system", "content": self._system_prompts[platform]}
+        text = self._system_prompts[platform]
+        personality = self.engine.personality_prompt(key) if key else ""
+        return {"role": "system", "content": f"{text}\n\n{personality}" if personality else text}
+
+    def _tools(self, key: str, source: SessionSource | None, progress, unattended=False):
+        engine = self.engine
+        context = ToolContext(engine.services, key, engine.workdir, source, unattended)
+
+        def on_progress(update: ProgressUpdate) -> None:
+            engine.bus.publish(
+                ToolProgress(
+                    key,
+                    update.tool,
+                    update.emoji,
+                    update.preview,
+                    update.status,
+                    update.duration_ms,
+                )
+            )
+            if progress is not None:
+                progress(update)
+
+        return engine.tools.bind(context, on_progress)
+
+    def _chat_progress(self, source: SessionSource) -> ChatProgress | None:
+        engine = self.engine
+        adapter = engine.adapter(source.platform.value)
+        mode = engine.settings.tool_progress_for(source.platform.value)
+        if adapter is None or mode == "off":
+            return None
+
+        async def send(text: str):
+            return await adapter.send(OutboundMessage(source.chat_id, text, source.thread_id))
+
+        async def edit(message_id: str, text: str):
+            return await adapter.edit(source.chat_id, message_id, text)
+
+        return ChatProgress(mode, adapter.capabilities, send, edit)
 
     async def run(self, key: str, batch: list[Pending], control: TurnControl) -> None:
         engine = self.engine
@@ -60,14 +106,23 @@ class TurnRunner:
         session = None
         status, error = "ok", ""
         typing = engine.start_typing(source)
+        progress = self._chat_progress(source)
         try:
             session = engine.sessions.resolve(source, key, engine.is_protected)
             bus.publish(TurnStarted(key, session.id, len(batch)))
             bus.publish(SessionChanged(key, session.id, "running"))
             history = [e.to_openai() for e in store.transcript(session.id)]
-            messages = [self._system(source.platform.value), *history, user_entry.to_openai()]
-            await engine.runtime.run(messages, session.model, result=result)
+            messages = [self._system(source.platform.value, key), *history, user_entry.to_openai()]
+            tools = self._tools(key, source, progress)
+            options = engine.model_options(key)
+            await engine.runtime.run(
+                messages, session.model, result=result, tools=tools, options=options
+            )
+            if progress is not None:
+                await progress.close()
             reply = result.text.strip() or "(the agent returned an empty reply)"
+            if result.reasoning and store.prefs(key).get("show_reasoning") == "1":
+                reply = f"💭 {' '.join(result.reasoning).strip()}\n\n{reply}"
             if session.reset_notice:
                 reply = f"{session.reset_notice}\n\n{reply}"
                 store.session_update(session.id, reset_notice="")
@@ -88,6 +143,8 @@ class TurnRunner:
             engine.queue_reply(source, f"⚠️ {error}\nSend /retry to try again.", key)
         finally:
             typing.cancel()
+            if progress is not None:
+                await progress.close(timeout=0.5)
             session_id = session.id if session else ""
             elapsed_ms = (time.perf_counter() - started) * 1000
             bus.publish(
@@ -102,6 +159,44 @@ class TurnRunner:
                 )
             )
             bus.publish(SessionChanged(key, session_id, "idle"))
+
+    async def run_isolated(
+        self,
+        prompt: str,
+        *,
+        prefix: str,
+        run_id: str,
+        source: SessionSource | None,
+        tool_key: str,
+        unattended: bool = False,
+    ) -> str:
+        """A fresh agent run with no history (background tasks, cron jobs), in a session of its
+        own (`<prefix>:<run_id>`). Tools act for `tool_key` — the chat that started it — so its
+        approvals and processes show up there. Returns the reply; raises on failure."""
+        engine = self.engine
+        now = engine.clock()
+        platform = source.platform.value if source else "console"
+        session = SessionRecord(
+            id=f"{run_id}",
+            key=f"{prefix}:{run_id}",
+            platform=platform,
+            chat_id=source.chat_id if source else "",
+            chat_type="dm",
+            title=prompt[:80],
+            created_at=now,
+            last_active=now,
+        )
+        engine.store.session_create(session)
+        user_entry = TranscriptEntry(role="user", content=prompt)
+        messages = [self._system(platform), user_entry.to_openai()]
+        result = LoopResult(text="")
+        tools = self._tools(tool_key, source, None, unattended)
+        try:
+            await engine.runtime.run(messages, "", result=result, tools=tools)
+        finally:
+            self._commit(session, [user_entry, *result.entries], [], "done", [], result)
+            engine.store.session_end(session.id, "finished", engine.clock())
+        return result.text.strip() or "(the agent returned an empty reply)"
 
     def _commit(self, session, entries, inbox_ids, status, outbox, result: LoopResult) -> None:
         engine = self.engine

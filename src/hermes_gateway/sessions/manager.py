@@ -55,7 +55,7 @@ class SessionManager:
         return self.start_new(source, key, f"auto: {reason}", notice=notice)
 
     def start_new(
-        self, source: SessionSource, key: str, reason: str, notice: str = ""
+        self, source: SessionSource, key: str, reason: str, notice: str = "", parent_id: str = ""
     ) -> SessionRecord:
         now = self.clock()
         current = self.store.session_current(key)
@@ -75,6 +75,7 @@ class SessionManager:
             created_at=now,
             last_active=now,
             reset_notice=notice,
+            parent_id=parent_id,
         )
         self.store.session_create(record)
         return record

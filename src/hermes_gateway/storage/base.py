@@ -149,6 +149,20 @@ class Store(ABC):
     @abstractmethod
     def pairing_failures_clear(self, platform: str) -> None: ...
 
+    @abstractmethod
+    def insights(self, since: float) -> dict[str, list[tuple[str, int, int, int]]]:
+        """Usage since a time, grouped: {"model"|"platform"|"day": [(name, turns, tokens in,
+        tokens out)], "tool": [(name, calls, 0, 0)]}, biggest first."""
+
+    # -- chat preferences ---------------------------------------------------------------
+    @abstractmethod
+    def prefs(self, key: str) -> dict[str, str]:
+        """All preferences of a chat (session key): personality, reasoning, voice, …"""
+
+    @abstractmethod
+    def pref_set(self, key: str, name: str, value: str | None) -> None:
+        """Set a preference, or remove it with None."""
+
     # -- approvals audit -------------------------------------------------------------------
     @abstractmethod
     def approval_add(
@@ -163,3 +177,47 @@ class Store(ABC):
     @abstractmethod
     def approvals_recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The audit trail, newest first."""
+
+    # -- cron ------------------------------------------------------------------------------
+    # Rows are plain dicts keyed by column name (scheduler.cron maps them to CronJob), so the
+    # store does not depend on the scheduler.
+    @abstractmethod
+    def cron_job_add(self, job: dict[str, Any]) -> None:
+        """Insert a job row: id, name, schedule, prompt, kind, deliver, platform, chat_id,
+        thread_id (the origin chat), enabled, next_run, created_at."""
+
+    @abstractmethod
+    def cron_job_get(self, job_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def cron_jobs(self) -> list[dict[str, Any]]:
+        """Every job, oldest first."""
+
+    @abstractmethod
+    def cron_job_update(self, job_id: str, **fields: Any) -> bool:
+        """Set columns of a job; False if there is no such job."""
+
+    @abstractmethod
+    def cron_job_remove(self, job_id: str) -> bool:
+        """Delete a job and its run history; False if there was no such job."""
+
+    @abstractmethod
+    def cron_run_start(self, job_id: str, now: float, **job_fields: Any) -> int:
+        """One transaction: a cron_runs row (status 'running') and the job's new fields
+        (next_run, last_run, …). Returns the run id."""
+
+    @abstractmethod
+    def cron_run_update(
+        self, run_id: int, job: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
+        """One transaction: set columns of a run (status, output, error, delivery, finished_at)
+        and, when `job` is given, columns of that run's job."""
+
+    @abstractmethod
+    def cron_runs(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A job's runs, newest first."""
+
+    @abstractmethod
+    def cron_runs_interrupted(self, now: float) -> int:
+        """After a restart: runs still marked 'running' (and their jobs) become 'interrupted'.
+        Returns how many runs that was."""

@@ -139,4 +139,29 @@ MIGRATIONS: list[str] = [
         output TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 2: cron — what kind of schedule, where results go, and output kept until it is delivered.
+    # The origin chat lives in the existing platform / chat_id / thread_id columns.
+    """
+    ALTER TABLE cron_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'cron';
+    ALTER TABLE cron_jobs ADD COLUMN deliver TEXT NOT NULL DEFAULT 'origin';
+    ALTER TABLE cron_jobs ADD COLUMN pending_output TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cron_jobs ADD COLUMN pending_status TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cron_jobs ADD COLUMN pending_run INTEGER;
+    ALTER TABLE cron_jobs ADD COLUMN delivery_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cron_jobs ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cron_runs ADD COLUMN delivery TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cron_runs ADD COLUMN error TEXT NOT NULL DEFAULT '';
+    CREATE INDEX cron_runs_by_job ON cron_runs(job_id, id);
+    """,
+    # 3: chat preferences that outlive a session (/personality, /reasoning, /voice), and the
+    # link from a /compress continuation to the session it summarises.
+    """
+    CREATE TABLE chat_prefs (
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (key, name)
+    );
+    ALTER TABLE sessions ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+    """,
 ]

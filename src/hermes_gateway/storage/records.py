@@ -26,6 +26,7 @@ class SessionRecord:
     reset_notice: str = ""  # shown once with the first reply after an automatic reset
     input_tokens: int = 0
     output_tokens: int = 0
+    parent_id: str = ""  # the session a /compress continuation summarises
 
 
 @dataclass(frozen=True)

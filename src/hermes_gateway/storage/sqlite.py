@@ -312,6 +312,45 @@ class SQLiteStore(Store):
     def pairing_failures_clear(self, platform):
         self._db.execute("DELETE FROM pairing_failures WHERE platform = ?", (platform,))
 
+    def insights(self, since):
+        usage = (
+            "SELECT {group} AS name, COUNT(*), SUM(u.input_tokens), SUM(u.output_tokens)"
+            " FROM usage u JOIN sessions s ON s.id = u.session_id WHERE u.at >= ?"
+            " GROUP BY name ORDER BY SUM(u.input_tokens + u.output_tokens) DESC"
+        )
+        groups = {
+            "model": "u.provider || ':' || u.model",
+            "platform": "s.platform",
+            "day": "date(u.at, 'unixepoch', 'localtime')",
+        }
+        result = {
+            name: [tuple(r) for r in self._db.execute(usage.format(group=g), (since,))]
+            for name, g in groups.items()
+        }
+        result["tool"] = [
+            (r[0], r[1], 0, 0)
+            for r in self._db.execute(
+                "SELECT name, COUNT(*) FROM messages WHERE role = 'tool' AND created_at >= ?"
+                " GROUP BY name ORDER BY COUNT(*) DESC",
+                (since,),
+            )
+        ]
+        return result
+
+    # -- chat preferences ---------------------------------------------------------------
+    def prefs(self, key):
+        rows = self._db.execute("SELECT name, value FROM chat_prefs WHERE key = ?", (key,))
+        return dict(rows.fetchall())
+
+    def pref_set(self, key, name, value):
+        if value is None:
+            self._db.execute("DELETE FROM chat_prefs WHERE key = ? AND name = ?", (key, name))
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO chat_prefs(key, name, value) VALUES (?, ?, ?)",
+                (key, name, value),
+            )
+
     # -- approvals audit ------------------------------------------------------------------
     def approval_add(self, approval_id, session_key, command, reason, now):
         self._db.execute(
@@ -331,6 +370,66 @@ class SQLiteStore(Store):
             "SELECT * FROM approvals ORDER BY created_at DESC LIMIT ?", (limit,)
         ).fetchall()
         return [dict(r) for r in rows]
+
+    # -- cron ---------------------------------------------------------------------------------
+    def cron_job_add(self, job):
+        _check_columns(job, _CRON_JOB_COLUMNS, "cron job")
+        names = list(job)
+        self._db.execute(
+            f"INSERT INTO cron_jobs({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [job[n] for n in names],
+        )
+
+    def cron_job_get(self, job_id):
+        row = self._db.execute("SELECT * FROM cron_jobs WHERE id = ?", (job_id,)).fetchone()
+        return dict(row) if row else None
+
+    def cron_jobs(self):
+        rows = self._db.execute("SELECT * FROM cron_jobs ORDER BY created_at, id").fetchall()
+        return [dict(r) for r in rows]
+
+    def cron_job_update(self, job_id, **fields):
+        return _cron_update(self._db, "cron_jobs", _CRON_JOB_COLUMNS, job_id, fields) > 0
+
+    def cron_job_remove(self, job_id):
+        with self._tx() as db:
+            db.execute("DELETE FROM cron_runs WHERE job_id = ?", (job_id,))
+            return db.execute("DELETE FROM cron_jobs WHERE id = ?", (job_id,)).rowcount > 0
+
+    def cron_run_start(self, job_id, now, **job_fields):
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO cron_runs(job_id, started_at, status) VALUES (?, ?, 'running')",
+                (job_id, now),
+            )
+            _cron_update(db, "cron_jobs", _CRON_JOB_COLUMNS, job_id, job_fields)
+            return cur.lastrowid
+
+    def cron_run_update(self, run_id, job=None, **fields):
+        with self._tx() as db:
+            _cron_update(db, "cron_runs", _CRON_RUN_COLUMNS, run_id, fields)
+            if job:
+                row = db.execute("SELECT job_id FROM cron_runs WHERE id = ?", (run_id,)).fetchone()
+                if row:
+                    _cron_update(db, "cron_jobs", _CRON_JOB_COLUMNS, row[0], job)
+
+    def cron_runs(self, job_id, limit=20):
+        rows = self._db.execute(
+            "SELECT * FROM cron_runs WHERE job_id = ? ORDER BY id DESC LIMIT ?", (job_id, limit)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def cron_runs_interrupted(self, now):
+        with self._tx() as db:
+            db.execute(
+                "UPDATE cron_jobs SET last_status = 'interrupted' WHERE id IN ("
+                " SELECT job_id FROM cron_runs WHERE status = 'running')"
+            )
+            return db.execute(
+                "UPDATE cron_runs SET status = 'interrupted', finished_at = ?"
+                " WHERE status = 'running'",
+                (now,),
+            ).rowcount
 
 
 # -- row mapping ----------------------------------------------------------------------------
@@ -400,3 +499,50 @@ def _entry(r: sqlite3.Row) -> TranscriptEntry:
         name=r["name"],
         turn=r["turn"],
     )
+
+
+# -- cron rows ------------------------------------------------------------------------------
+_CRON_JOB_COLUMNS = frozenset(
+    {
+        "id",
+        "name",
+        "schedule",
+        "prompt",
+        "platform",
+        "chat_id",
+        "thread_id",
+        "enabled",
+        "next_run",
+        "last_run",
+        "last_status",
+        "created_at",
+        "kind",
+        "deliver",
+        "pending_output",
+        "pending_status",
+        "pending_run",
+        "delivery_attempts",
+        "last_error",
+    }
+)
+_CRON_RUN_COLUMNS = frozenset(
+    {"status", "output", "error", "delivery", "started_at", "finished_at"}
+)
+
+
+def _check_columns(values: dict, allowed: frozenset[str], what: str) -> None:
+    # Column names go into SQL text, so only known names are accepted.
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"unknown {what} fields: {sorted(unknown)}")
+
+
+def _cron_update(
+    db: sqlite3.Connection, table: str, allowed: frozenset[str], key, values: dict
+) -> int:
+    if not values:
+        return 0
+    _check_columns(values, allowed, table)
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    cur = db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), key])
+    return cur.rowcount

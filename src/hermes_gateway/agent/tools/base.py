@@ -6,9 +6,10 @@ unexpected exception) into a tool result, so a tool never crashes a turn."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hermes_gateway.agent.services import AgentServices
@@ -23,10 +24,10 @@ class ToolError(Exception):
 class ToolContext:
     """One tool call's surroundings: the session it runs for and the engine's services."""
 
-    services: "AgentServices"
+    services: AgentServices
     session_key: str
     cwd: Path
-    source: "SessionSource | None" = None  # the chat that asked; None for internal runs
+    source: SessionSource | None = None  # the chat that asked; None for internal runs
     unattended: bool = False  # cron and webhook runs: nobody is there to approve
     extra: dict[str, Any] = field(default_factory=dict)
 

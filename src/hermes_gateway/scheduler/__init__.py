@@ -1,0 +1,1 @@
+"""Work that runs beside the chat: background processes, background tasks and cron jobs."""
