@@ -15,6 +15,7 @@ TITLE_MAX = 80
 async def new_session(ctx: CommandContext) -> str:
     engine = ctx.engine
     stopped = engine.stop_session(ctx.key)
+    engine.approvals.clear_session(ctx.key)
     engine.sessions.start_new(ctx.message.source, ctx.key, "new")
     prefix = "⏹ Stopped the running reply. " if stopped else ""
     return f"{prefix}✨ New session started. Earlier messages are forgotten (/resume brings them back)."
@@ -29,8 +30,10 @@ async def stop(ctx: CommandContext) -> str:
 async def status(ctx: CommandContext) -> str:
     engine = ctx.engine
     session = engine.store.session_current(ctx.key)
+    tasks = [f"  {t.id} {t.state}: {t.title}" for t in engine.background.list(ctx.key)]
+    tasks_text = ("\nBackground tasks:\n" + "\n".join(tasks)) if tasks else ""
     if session is None:
-        return "No session yet: send a message to start one."
+        return "No session yet: send a message to start one." + tasks_text
     lane = engine.lanes.get(ctx.key)
     state = "running" if lane and lane.busy else "idle"
     if lane and lane.pending:
@@ -39,15 +42,18 @@ async def status(ctx: CommandContext) -> str:
     turns = len([e for e in engine.store.transcript(session.id) if e.role == "user"])
     src = ctx.message.source
     policy = engine.settings.reset_policy_for(src.platform.value, src.chat_type.value)
-    return "\n".join(
-        [
-            f"Session {session.id}" + (f" — “{session.title}”" if session.title else ""),
-            f"State: {state}",
-            f"Model: {target.provider}:{target.model}",
-            f"Turns: {turns} · tokens in {session.input_tokens}, out {session.output_tokens}",
-            f"Started: {_when(session.created_at)} · last active {_when(session.last_active)}",
-            f"Reset policy: {_policy(policy)}",
-        ]
+    return (
+        "\n".join(
+            [
+                f"Session {session.id}" + (f" — “{session.title}”" if session.title else ""),
+                f"State: {state}",
+                f"Model: {target.provider}:{target.model}",
+                f"Turns: {turns} · tokens in {session.input_tokens}, out {session.output_tokens}",
+                f"Started: {_when(session.created_at)} · last active {_when(session.last_active)}",
+                f"Reset policy: {_policy(policy)}",
+            ]
+        )
+        + tasks_text
     )
 
 

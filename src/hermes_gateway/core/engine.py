@@ -79,6 +79,7 @@ class Engine:
         self.workdir = wiring.workdir(self)
         self.tools = wiring.build_tools()
         self.services = wiring.build_services(self)
+        self.approvals = self.services.approvals
         self.background = BackgroundTasks(self)
         self.skills = SkillLibrary(settings.home.skills_dir)
         self.mcp = None  # MCPManager once mcp_servers are configured
@@ -150,6 +151,7 @@ class Engine:
         for lane in self.lanes.values():
             lane.cancel()
         await self.background.shutdown()
+        await self.services.processes.shutdown()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=DRAIN_TIMEOUT)
         for task in list(self._tasks):
@@ -246,6 +248,7 @@ class Engine:
 
     def stop_session(self, key: str) -> bool:
         """Interrupt the session's turn without a follow-up; what waited is dropped."""
+        self.approvals.deny_all(key, "stop", "the user stopped the agent")
         lane = self.lanes.get(key)
         if lane is None or not lane.busy:
             return False
@@ -297,9 +300,14 @@ class Engine:
             log.info("mcp %s", line)
         return lines
 
+    def resolve_approval(self, approval_id: str, choice: str, by: str = "operator"):
+        """The operator's path (TUI, control socket): resolve one approval by id."""
+        return self.approvals.resolve(None, choice, by=by, approval_id=approval_id)
+
     def is_protected(self, key: str) -> bool:
         """Sessions with a pending approval or a live background process are never reset."""
-        return False
+        processes = self.services.processes
+        return self.approvals.has_pending(key) or bool(processes and processes.has_live(key))
 
     def _ignore(self, inbox_id: int, src: SessionSource, reason: str) -> None:
         self.store.inbox_finish([inbox_id], "ignored", self.clock(), reason)

@@ -12,6 +12,7 @@ from hermes_gateway.agent.checkpoints import Checkpoints
 from hermes_gateway.agent.services import AgentServices
 from hermes_gateway.agent.tools.base import ToolError
 from hermes_gateway.agent.tools.registry import ToolRegistry
+from hermes_gateway.core.events import SessionChanged
 from hermes_gateway.core.types import OutboundMessage, Platform, SessionSource
 from hermes_gateway.storage.records import NewOutbox, OutboxRow
 
@@ -28,9 +29,18 @@ def workdir(engine: Engine) -> Path:
 
 
 def build_tools() -> ToolRegistry:
-    from hermes_gateway.agent.tools import cronjob, files, messaging, search, web
+    from hermes_gateway.agent.tools import (
+        cronjob,
+        files,
+        messaging,
+        process,
+        search,
+        terminal,
+        web,
+    )
 
-    return ToolRegistry([*files.TOOLS, *search.TOOLS, *web.TOOLS, *cronjob.TOOLS, *messaging.TOOLS])
+    modules = (terminal, process, files, search, web, cronjob, messaging)
+    return ToolRegistry([tool for module in modules for tool in module.TOOLS])
 
 
 def build_services(engine: Engine) -> AgentServices:
@@ -44,7 +54,53 @@ def build_services(engine: Engine) -> AgentServices:
         send_message=lambda target, text, origin: send_message(engine, target, text, origin),
         tool_settings=dict(settings.raw.get("tools") or {}),
         cron=build_cron(engine),
+        approvals=build_approvals(engine),
+        processes=build_processes(engine),
         checkpoints=Checkpoints(settings.home.checkpoints_dir, engine.clock),
+    )
+
+
+def build_processes(engine: Engine):
+    from hermes_gateway.scheduler.processes import ProcessManager
+
+    async def notify(info, text: str) -> None:
+        if isinstance(info.origin, SessionSource):
+            engine.queue_reply(info.origin, text, info.session_key)
+
+    return ProcessManager(
+        bus=engine.bus,
+        notify=notify,
+        notifications=engine.settings.display.background_process_notifications,
+    )
+
+
+def build_approvals(engine: Engine):
+    from hermes_gateway.agent.approvals import (
+        ApprovalManager,
+        approval_buttons,
+        approval_message,
+    )
+
+    settings = engine.settings
+
+    async def notify(pending) -> None:
+        engine.bus.publish(SessionChanged(pending.session_key, "", "waiting-approval"))
+        message = OutboundMessage(
+            pending.chat_id, approval_message(pending), buttons=approval_buttons(pending)
+        )
+        await send_direct(engine, pending.platform, message)
+
+    return ApprovalManager(
+        store=engine.store,
+        bus=engine.bus,
+        clock=engine.clock,
+        timeout=settings.approvals.timeout,
+        mode=settings.approvals.mode,
+        unattended=settings.approvals.unattended,
+        allowlist=settings.command_allowlist,
+        config_path=settings.home.config_yaml,
+        hermes_home=settings.home.root,
+        notify=notify,
     )
 
 
