@@ -236,3 +236,28 @@ async def test_send_message_reaches_another_chat_and_the_home_channel(tmp_path, 
     assert by_chat["ops-room"] == "deploy finished"
     assert by_chat["home-room"] == "to home"
     assert by_chat["local"] == "sent both"
+
+
+async def test_only_a_user_of_that_session_can_resolve_its_approval(tmp_path, openai_peer):
+    from hermes_gateway.core.types import ChatType, InboundMessage, Platform, SessionSource
+
+    home = home_with(tmp_path, openai_peer, "display:\n  tool_progress: 'off'\n")
+    (home / "workspace" / "old").mkdir(parents=True)
+    openai_peer.script([call("terminal", command="rm -r old"), {"text": "removed"}])
+    env = {"CONSOLE_ALLOW_ALL_USERS": "false", "CONSOLE_ALLOWED_USERS": "alice,bob"}
+
+    def said(user: str, text: str, n: int) -> InboundMessage:
+        source = SessionSource(Platform.CONSOLE, "team", ChatType.GROUP, user_id=user)
+        return InboundMessage(source, f"{user}-{n}", text)
+
+    async with running_engine(home, env) as (engine, replies):
+        await engine.ingest(said("alice", "clean up old", 1))
+        await replies.next()  # the approval prompt
+        await engine.ingest(said("bob", "/approve", 2))  # bob's own session has nothing pending
+        assert await replies.next() == "There is no pending approval in this chat."
+        await engine.ingest(said("mallory", "/approve", 3))  # not allowed at all: ignored
+        await asyncio.sleep(0.1)
+        assert (home / "workspace" / "old").exists() and len(replies.items) == 2
+        await engine.ingest(said("alice", "/approve", 4))
+        texts = await replies.wait_for(4)
+    assert texts[-1] == "removed" and not (home / "workspace" / "old").exists()

@@ -100,3 +100,40 @@ def test_pairing_list_on_a_fresh_home(tmp_path):
     assert "Pending: none" in result.stdout and "Approved: none" in result.stdout
     assert (tmp_path / "state.db").exists()
     assert oct(tmp_path.stat().st_mode & 0o777) == "0o700"
+
+
+def test_cron_cli_adds_lists_and_removes_jobs(tmp_path):
+    added = hermes(
+        tmp_path,
+        "cron",
+        "add",
+        "--name",
+        "digest",
+        "--schedule",
+        "0 9 * * *",
+        "--prompt",
+        "summarise the news",
+        "--deliver",
+        "telegram:123",
+    )
+    assert added.returncode == 0, added.stderr
+    job_id = next(word for word in added.stdout.split() if word.startswith("cron_")).strip(".:,()")
+    listing = hermes(tmp_path, "cron", "list")
+    assert "digest" in listing.stdout and job_id in listing.stdout
+    bad = hermes(
+        tmp_path,
+        "cron",
+        "add",
+        "--name",
+        "x",
+        "--schedule",
+        "whenever",
+        "--prompt",
+        "p",
+        "--deliver",
+        "telegram:1",
+    )
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+    assert hermes(tmp_path, "cron", "run", job_id).returncode == 1  # no gateway is running
+    assert hermes(tmp_path, "cron", "remove", job_id).returncode == 0
+    assert "digest" not in hermes(tmp_path, "cron", "list").stdout
