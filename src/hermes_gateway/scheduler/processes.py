@@ -160,7 +160,7 @@ async def wait_exit(proc: asyncio.subprocess.Process, timeout: float | None = No
             if left is not None and left <= 0:
                 return None
             await asyncio.wait({waiter}, timeout=delay if left is None else min(delay, left))
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 2, 0.2)
     finally:
         waiter.cancel()
     return proc.returncode
