@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from hermes_gateway.home import HermesHome
+if TYPE_CHECKING:  # imported when a cron command runs, not for `hermes --help`
+    from hermes_gateway.home import HermesHome
 
 
 def add_cron_parser(subparsers) -> None:
@@ -40,6 +42,7 @@ def add_cron_parser(subparsers) -> None:
 
 
 def cron_command(args: argparse.Namespace) -> int:
+    from hermes_gateway.home import HermesHome
     from hermes_gateway.scheduler.cron import CronError, CronService
     from hermes_gateway.storage import open_store
 
