@@ -69,6 +69,7 @@ def build_processes(engine: Engine):
 
     return ProcessManager(
         bus=engine.bus,
+        clock=engine.clock,
         notify=notify,
         notifications=engine.settings.display.background_process_notifications,
     )
