@@ -15,12 +15,8 @@ import pytest
 
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import ProcessChanged, ProcessOutput
-from hermes_gateway.scheduler.processes import (
-    ProcessInfo,
-    ProcessManager,
-    ProcessNotFound,
-    run_foreground,
-)
+from hermes_gateway.scheduler.processes import ProcessInfo, ProcessManager, ProcessNotFound
+from hermes_gateway.scheduler.shell import run_foreground
 
 WAIT = 10.0  # an upper bound on a loaded machine, never a speed assertion
 SESSION = "console:dm:local"

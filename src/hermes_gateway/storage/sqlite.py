@@ -1,7 +1,11 @@
 """SQLite backend: one file in HERMES_HOME, WAL, synchronous=NORMAL.
 
 Each call is a short transaction of a few statements (tens of microseconds), so the engine calls
-it on the event loop; WAL lets the `hermes pairing` CLI write while a gateway runs."""
+it on the event loop; WAL lets the `hermes pairing` CLI write while a gateway runs.
+
+This module holds the connection, pragmas, migrations and the message path (inbox, outbox,
+sessions, transcripts, commit_turn, usage); cron lives in sqlite_cron.py and pairing, insights,
+chat preferences and approvals in sqlite_admin.py, as mixins of SQLiteStore."""
 
 from __future__ import annotations
 
@@ -19,18 +23,19 @@ from hermes_gateway.storage.records import (
     InboxRow,
     NewOutbox,
     OutboxRow,
-    PairingRecord,
     SessionRecord,
     TranscriptEntry,
     UsageTotals,
 )
+from hermes_gateway.storage.rows import _insert
+from hermes_gateway.storage.sqlite_admin import SQLiteAdminMixin
+from hermes_gateway.storage.sqlite_cron import SQLiteCronMixin
 
 _SESSION_COLUMNS = [f.name for f in fields(SessionRecord)]
 _SESSION_UPDATABLE = {"title", "model", "last_active", "reset_notice"}
-_PAIRING_COLUMNS = [f.name for f in fields(PairingRecord)]
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteAdminMixin, SQLiteCronMixin, Store):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         new = not self.path.exists()
@@ -265,181 +270,8 @@ class SQLiteStore(Store):
             by_model=by_model,
         )
 
-    # -- pairing ----------------------------------------------------------------------
-    def pairing_get(self, platform, user_id):
-        row = self._db.execute(
-            "SELECT * FROM pairing WHERE platform = ? AND user_id = ?", (platform, user_id)
-        ).fetchone()
-        return _pairing(row) if row else None
-
-    def pairing_put(self, record):
-        _insert(self._db, "INSERT OR REPLACE", "pairing", _PAIRING_COLUMNS, record)
-
-    def pairing_delete(self, platform, user_id):
-        cur = self._db.execute(
-            "DELETE FROM pairing WHERE platform = ? AND user_id = ?", (platform, user_id)
-        )
-        return cur.rowcount > 0
-
-    def pairing_list(self, platform=None):
-        sql, args = "SELECT * FROM pairing", ()
-        if platform:
-            sql, args = sql + " WHERE platform = ?", (platform,)
-        rows = self._db.execute(sql + " ORDER BY platform, requested_at", args).fetchall()
-        return [_pairing(r) for r in rows]
-
-    def pairing_clear_pending(self):
-        return self._db.execute("DELETE FROM pairing WHERE state = 'pending'").rowcount
-
-    def pairing_failure_add(self, platform, now):
-        self._db.execute(
-            "INSERT INTO pairing_failures(platform, at) VALUES (?, ?)", (platform, now)
-        )
-
-    def pairing_failures_since(self, platform, since):
-        return self._db.execute(
-            "SELECT COUNT(*) FROM pairing_failures WHERE platform = ? AND at >= ?",
-            (platform, since),
-        ).fetchone()[0]
-
-    def pairing_failure_times(self, platform, since):
-        rows = self._db.execute(
-            "SELECT at FROM pairing_failures WHERE platform = ? AND at >= ? ORDER BY at",
-            (platform, since),
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def pairing_failures_clear(self, platform):
-        self._db.execute("DELETE FROM pairing_failures WHERE platform = ?", (platform,))
-
-    def insights(self, since):
-        usage = (
-            "SELECT {group} AS name, COUNT(*), SUM(u.input_tokens), SUM(u.output_tokens)"
-            " FROM usage u JOIN sessions s ON s.id = u.session_id WHERE u.at >= ?"
-            " GROUP BY name ORDER BY SUM(u.input_tokens + u.output_tokens) DESC"
-        )
-        groups = {
-            "model": "u.provider || ':' || u.model",
-            "platform": "s.platform",
-            "day": "date(u.at, 'unixepoch', 'localtime')",
-        }
-        result = {
-            name: [tuple(r) for r in self._db.execute(usage.format(group=g), (since,))]
-            for name, g in groups.items()
-        }
-        result["tool"] = [
-            (r[0], r[1], 0, 0)
-            for r in self._db.execute(
-                "SELECT name, COUNT(*) FROM messages WHERE role = 'tool' AND created_at >= ?"
-                " GROUP BY name ORDER BY COUNT(*) DESC",
-                (since,),
-            )
-        ]
-        return result
-
-    # -- chat preferences ---------------------------------------------------------------
-    def prefs(self, key):
-        rows = self._db.execute("SELECT name, value FROM chat_prefs WHERE key = ?", (key,))
-        return dict(rows.fetchall())
-
-    def pref_set(self, key, name, value):
-        if value is None:
-            self._db.execute("DELETE FROM chat_prefs WHERE key = ? AND name = ?", (key, name))
-        else:
-            self._db.execute(
-                "INSERT OR REPLACE INTO chat_prefs(key, name, value) VALUES (?, ?, ?)",
-                (key, name, value),
-            )
-
-    # -- approvals audit ------------------------------------------------------------------
-    def approval_add(self, approval_id, session_key, command, reason, now):
-        self._db.execute(
-            "INSERT INTO approvals(id, session_key, command, reason, status, created_at)"
-            " VALUES (?, ?, ?, ?, 'pending', ?)",
-            (approval_id, session_key, command, reason, now),
-        )
-
-    def approval_decide(self, approval_id, status, by, now):
-        self._db.execute(
-            "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-            (status, by, now, approval_id),
-        )
-
-    def approvals_recent(self, limit=50):
-        rows = self._db.execute(
-            "SELECT * FROM approvals ORDER BY created_at DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [dict(r) for r in rows]
-
-    # -- cron ---------------------------------------------------------------------------------
-    def cron_job_add(self, job):
-        _check_columns(job, _CRON_JOB_COLUMNS, "cron job")
-        names = list(job)
-        self._db.execute(
-            f"INSERT INTO cron_jobs({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [job[n] for n in names],
-        )
-
-    def cron_job_get(self, job_id):
-        row = self._db.execute("SELECT * FROM cron_jobs WHERE id = ?", (job_id,)).fetchone()
-        return dict(row) if row else None
-
-    def cron_jobs(self):
-        rows = self._db.execute("SELECT * FROM cron_jobs ORDER BY created_at, id").fetchall()
-        return [dict(r) for r in rows]
-
-    def cron_job_update(self, job_id, **fields):
-        return _cron_update(self._db, "cron_jobs", _CRON_JOB_COLUMNS, job_id, fields) > 0
-
-    def cron_job_remove(self, job_id):
-        with self._tx() as db:
-            db.execute("DELETE FROM cron_runs WHERE job_id = ?", (job_id,))
-            return db.execute("DELETE FROM cron_jobs WHERE id = ?", (job_id,)).rowcount > 0
-
-    def cron_run_start(self, job_id, now, **job_fields):
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO cron_runs(job_id, started_at, status) VALUES (?, ?, 'running')",
-                (job_id, now),
-            )
-            _cron_update(db, "cron_jobs", _CRON_JOB_COLUMNS, job_id, job_fields)
-            return cur.lastrowid
-
-    def cron_run_update(self, run_id, job=None, **fields):
-        with self._tx() as db:
-            _cron_update(db, "cron_runs", _CRON_RUN_COLUMNS, run_id, fields)
-            if job:
-                row = db.execute("SELECT job_id FROM cron_runs WHERE id = ?", (run_id,)).fetchone()
-                if row:
-                    _cron_update(db, "cron_jobs", _CRON_JOB_COLUMNS, row[0], job)
-
-    def cron_runs(self, job_id, limit=20):
-        rows = self._db.execute(
-            "SELECT * FROM cron_runs WHERE job_id = ? ORDER BY id DESC LIMIT ?", (job_id, limit)
-        ).fetchall()
-        return [dict(r) for r in rows]
-
-    def cron_runs_interrupted(self, now):
-        with self._tx() as db:
-            db.execute(
-                "UPDATE cron_jobs SET last_status = 'interrupted' WHERE id IN ("
-                " SELECT job_id FROM cron_runs WHERE status = 'running')"
-            )
-            return db.execute(
-                "UPDATE cron_runs SET status = 'interrupted', finished_at = ?"
-                " WHERE status = 'running'",
-                (now,),
-            ).rowcount
-
 
 # -- row mapping ----------------------------------------------------------------------------
-def _insert(db: sqlite3.Connection, verb: str, table: str, columns: list[str], record) -> None:
-    db.execute(
-        f"{verb} INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [getattr(record, c) for c in columns],
-    )
-
-
 def _finish_inbox(db: sqlite3.Connection, ids: list[int], status: str, now: float, error: str):
     db.executemany(
         "UPDATE inbox SET status = ?, done_at = ?, error = ? WHERE id = ?",
@@ -486,10 +318,6 @@ def _session(r: sqlite3.Row) -> SessionRecord:
     return SessionRecord(**{c: r[c] for c in _SESSION_COLUMNS})
 
 
-def _pairing(r: sqlite3.Row) -> PairingRecord:
-    return PairingRecord(**{c: r[c] for c in _PAIRING_COLUMNS})
-
-
 def _entry(r: sqlite3.Row) -> TranscriptEntry:
     return TranscriptEntry(
         role=r["role"],
@@ -499,50 +327,3 @@ def _entry(r: sqlite3.Row) -> TranscriptEntry:
         name=r["name"],
         turn=r["turn"],
     )
-
-
-# -- cron rows ------------------------------------------------------------------------------
-_CRON_JOB_COLUMNS = frozenset(
-    {
-        "id",
-        "name",
-        "schedule",
-        "prompt",
-        "platform",
-        "chat_id",
-        "thread_id",
-        "enabled",
-        "next_run",
-        "last_run",
-        "last_status",
-        "created_at",
-        "kind",
-        "deliver",
-        "pending_output",
-        "pending_status",
-        "pending_run",
-        "delivery_attempts",
-        "last_error",
-    }
-)
-_CRON_RUN_COLUMNS = frozenset(
-    {"status", "output", "error", "delivery", "started_at", "finished_at"}
-)
-
-
-def _check_columns(values: dict, allowed: frozenset[str], what: str) -> None:
-    # Column names go into SQL text, so only known names are accepted.
-    unknown = set(values) - allowed
-    if unknown:
-        raise ValueError(f"unknown {what} fields: {sorted(unknown)}")
-
-
-def _cron_update(
-    db: sqlite3.Connection, table: str, allowed: frozenset[str], key, values: dict
-) -> int:
-    if not values:
-        return 0
-    _check_columns(values, allowed, table)
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    cur = db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), key])
-    return cur.rowcount

@@ -7,6 +7,10 @@ or hardline (never runs, whatever the settings).
 
 The command is normalised first (see normalize.py): obfuscations such as fullwidth letters,
 escape sequences, `sudo`/`env`/`nohup` wrappers and `bash -c` payloads do not hide it.
+
+Modules: clean (text cleaning) -> shell (scanner) -> unwrap (wrappers) -> normalize (the
+Analysis the rules read); rules (Rule, RuleSet, shared readers) and places (paths) -> hardline
+and approval (the two tables).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from hermes_gateway.agent.danger.approval import APPROVAL
+from hermes_gateway.agent.danger.hardline import HARDLINE
 from hermes_gateway.agent.danger.normalize import analyse, normalize
-from hermes_gateway.agent.danger.patterns import APPROVAL, HARDLINE, places
+from hermes_gateway.agent.danger.places import places
 
 Level = Literal["ok", "approval", "hardline"]
 

@@ -3,7 +3,7 @@
 Foreground commands are awaited (with a timeout) and their output returned; background commands
 go to the process manager, which watches them and reports back to the chat. Every command passes
 the dangerous-command check first. An interrupt cancels the call, which stops the whole process
-group (scheduler.processes.run_foreground)."""
+group (scheduler.shell.run_foreground)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import signal
 from typing import Any
 
 from hermes_gateway.agent.tools.base import Tool, ToolContext, ToolError, first_line
-from hermes_gateway.scheduler.processes import run_foreground
+from hermes_gateway.scheduler.shell import run_foreground
 
 DEFAULT_TIMEOUT = 120
 MAX_TIMEOUT = 600
