@@ -90,12 +90,14 @@ class InboundMessage:
 @dataclass(frozen=True)
 class OutboundMessage:
     chat_id: str
-    text: str
+    text: str  # already rendered for the platform when parse_mode is set
     thread_id: str = ""
     reply_to: str = ""
     attachments: tuple[Attachment, ...] = ()
     # Buttons offered with the message: (label, callback data) pairs.
     buttons: tuple[tuple[str, str], ...] = ()
+    # The platform's formatting mode for `text` ("" = plain text), e.g. "HTML" on Telegram.
+    parse_mode: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,23 @@ class SendResult:
     retry_after: float | None = None
     # False when the failure may already have delivered (e.g. a read timeout): never retried.
     retryable: bool = True
+    # Why it failed, when the delivery layer can act on it: "format" (the platform rejected the
+    # formatting: resend as plain text), "not_modified" (an edit with the same text: fine),
+    # "auth" (bad token), "not_found" (chat or message gone), "too_long".
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """A user pressed one of our buttons (e.g. an approval's "Allow once")."""
+
+    platform: "Platform"
+    chat_id: str
+    user_id: str
+    data: str
+    message_id: str = ""
+    thread_id: str = ""
+    user_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,8 @@ class Capabilities:
     """What a platform can do. The delivery layer reads these; nothing branches on platform."""
 
     max_length: int = 4096
+    length_unit: str = "chars"  # "chars" | "utf16" (Telegram counts UTF-16 code units)
+    markup: str = "plain"  # how replies are rendered: "plain" | "markdown" | "telegram_html"
     can_edit: bool = False
     typing: bool = False
     threads: bool = False
@@ -121,7 +142,9 @@ class Capabilities:
     files: bool = False
     voice: bool = False
     buttons: bool = False
-    markdown: bool = False
+    # Sending limits the delivery layer keeps to (messages per second).
+    per_chat_rate: float = 0.0  # 0 = unlimited
+    global_rate: float = 0.0
 
 
 def message_to_payload(message: InboundMessage) -> dict:

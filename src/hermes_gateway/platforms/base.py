@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hermes_gateway.core.types import (
+    ButtonPress,
     Capabilities,
     InboundMessage,
     OutboundMessage,
@@ -28,6 +29,10 @@ class AdapterContext:
     deliver_inbound: Callable[[InboundMessage], Awaitable[bool]]
     # connecting | connected | failed | disabled | stopped, with a human reason.
     report_status: Callable[[str, str], None]
+    # A button press (e.g. an approval's "Allow once"); returns a short text to show the user.
+    deliver_action: Callable[[ButtonPress], Awaitable[str]] | None = None
+    # The chat commands as (name, description), for platforms with a command menu.
+    command_menu: list[tuple[str, str]] | None = None
 
 
 class Adapter(ABC):
@@ -48,7 +53,9 @@ class Adapter(ABC):
     @abstractmethod
     async def send(self, message: OutboundMessage) -> SendResult: ...
 
-    async def edit(self, chat_id: str, message_id: str, text: str) -> SendResult:
+    async def edit(
+        self, chat_id: str, message_id: str, text: str, parse_mode: str = ""
+    ) -> SendResult:
         return SendResult(
             ok=False, error=f"{self.platform.value} cannot edit messages", retryable=False
         )

@@ -29,7 +29,7 @@ CONSOLE_USER = "operator"
 
 class ConsoleAdapter(Adapter):
     platform = Platform.CONSOLE
-    capabilities = Capabilities(max_length=65536, markdown=True)
+    capabilities = Capabilities(max_length=65536, markup="markdown")
 
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)

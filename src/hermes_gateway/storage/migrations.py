@@ -164,4 +164,11 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE sessions ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
     """,
+    # 4: streaming replies. The message a stream is editing is recorded as soon as it exists, so a
+    # turn re-run after a crash edits that message into the final reply instead of sending a
+    # second one; the outbox row then edits it too.
+    """
+    ALTER TABLE inbox ADD COLUMN stream_message_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN edit_message_id TEXT NOT NULL DEFAULT '';
+    """,
 ]
