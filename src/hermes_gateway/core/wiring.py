@@ -169,7 +169,14 @@ async def send_message(engine: Engine, target: str, text: str, origin: SessionSo
 
 def outbox_row(outbox_id: int, row: NewOutbox) -> OutboxRow:
     return OutboxRow(
-        outbox_id, row.platform, row.chat_id, row.text, row.thread_id, row.reply_to, row.session_key
+        outbox_id,
+        row.platform,
+        row.chat_id,
+        row.text,
+        row.thread_id,
+        row.reply_to,
+        row.session_key,
+        edit_message_id=row.edit_message_id,
     )
 
 

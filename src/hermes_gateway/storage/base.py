@@ -51,6 +51,14 @@ class Store(ABC):
     def inbox_failed_batch(self, session_key: str) -> list[InboxRow]:
         """The messages of the session's last turn if that turn failed (for /retry), else []."""
 
+    @abstractmethod
+    def inbox_set_stream(self, inbox_ids: list[int], message_id: str) -> None:
+        """Remember the message a streamed reply to these inbox rows is editing."""
+
+    @abstractmethod
+    def inbox_stream(self, inbox_ids: list[int]) -> str:
+        """The streamed message of an earlier, interrupted attempt at these rows, or ""."""
+
     # -- outbox: written before a send, marked sent with the platform's id ---
     @abstractmethod
     def outbox_add(self, row: NewOutbox, now: float) -> int: ...

@@ -73,6 +73,7 @@ class OutboxRow:
     session_key: str = ""
     status: str = "pending"
     attempts: int = 0
+    edit_message_id: str = ""  # a streamed message to turn into this reply, instead of sending
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class NewOutbox:
     thread_id: str = ""
     reply_to: str = ""
     session_key: str = ""
+    edit_message_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,21 @@ class SQLiteStore(SQLiteAdminMixin, SQLiteCronMixin, Store):
     def outbox_add(self, row, now):
         return _add_outbox(self._db, row, now)
 
+    def inbox_set_stream(self, inbox_ids, message_id):
+        self._db.executemany(
+            "UPDATE inbox SET stream_message_id = ? WHERE id = ?",
+            [(message_id, i) for i in inbox_ids],
+        )
+
+    def inbox_stream(self, inbox_ids):
+        for inbox_id in inbox_ids:
+            row = self._db.execute(
+                "SELECT stream_message_id FROM inbox WHERE id = ?", (inbox_id,)
+            ).fetchone()
+            if row and row[0]:
+                return row[0]
+        return ""
+
     def outbox_pending(self, platform=None):
         sql = "SELECT * FROM outbox WHERE status = 'pending'"
         args: tuple = ()
@@ -281,9 +296,18 @@ def _finish_inbox(db: sqlite3.Connection, ids: list[int], status: str, now: floa
 
 def _add_outbox(db: sqlite3.Connection, row: NewOutbox, now: float) -> int:
     cur = db.execute(
-        "INSERT INTO outbox(platform, chat_id, thread_id, reply_to, session_key, text, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (row.platform, row.chat_id, row.thread_id, row.reply_to, row.session_key, row.text, now),
+        "INSERT INTO outbox(platform, chat_id, thread_id, reply_to, session_key, text,"
+        " edit_message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            row.platform,
+            row.chat_id,
+            row.thread_id,
+            row.reply_to,
+            row.session_key,
+            row.text,
+            row.edit_message_id,
+            now,
+        ),
     )
     return cur.lastrowid
 
@@ -311,6 +335,7 @@ def _outbox(r: sqlite3.Row) -> OutboxRow:
         session_key=r["session_key"],
         status=r["status"],
         attempts=r["attempts"],
+        edit_message_id=r["edit_message_id"],
     )
 
 
