@@ -21,6 +21,7 @@ from .schema import (
     TOOL_PROGRESS,
     UNATTENDED,
     ApprovalSettings,
+    StreamingSettings,
     DisplaySettings,
     ModelSettings,
     PlatformSettings,
@@ -80,6 +81,7 @@ def build_settings(home: HermesHome, merged: Merged, env: Mapping[str, str]) -> 
         busy_input_mode=read.choice("busy_input_mode", "interrupt", BUSY_MODES),
         display=display,
         approvals=_approvals(read),
+        streaming=_streaming(read),
         command_allowlist=read.strings("command_allowlist", split_commas=False),
         allowed_users=read.strings("allowed_users"),
         allow_all_users=read.boolean("allow_all_users", False),
@@ -176,4 +178,12 @@ def _approvals(read: Reader) -> ApprovalSettings:
         timeout=read.integer("approvals.timeout", 300, low=1),
         mode=read.choice("approvals.mode", "manual", APPROVAL_MODES),
         unattended=read.choice("approvals.unattended", "deny", UNATTENDED),
+    )
+
+
+def _streaming(read: Reader) -> StreamingSettings:
+    read.known_keys("streaming", ("enabled", "edit_interval"))
+    return StreamingSettings(
+        enabled=read.boolean("streaming.enabled", True),
+        edit_interval=read.number("streaming.edit_interval", 1.0, above=0),
     )

@@ -13,6 +13,9 @@ Read from `.env` and from the process environment (the process wins):
     HERMES_BACKGROUND_NOTIFICATIONS  display.background_process_notifications
     HERMES_MODEL              model.default
     HERMES_PROVIDER           model.provider
+    TELEGRAM_BASE_URL, TELEGRAM_BASE_FILE_URL, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET,
+    TELEGRAM_WEBHOOK_PORT, TELEGRAM_WEBHOOK_HOST, TELEGRAM_REQUIRE_MENTION
+                              platforms.telegram.extra.*    (strings, as the adapter reads them)
 
 <PREFIX> is a Platform's env_prefix (TELEGRAM, WECOM_CALLBACK, ...). Model API keys such as
 OPENAI_API_KEY are not platforms; they stay in `Settings.env` for the providers.
@@ -31,6 +34,14 @@ _GLOBAL = {
     "HERMES_BACKGROUND_NOTIFICATIONS": "display.background_process_notifications",
     "HERMES_MODEL": "model.default",
     "HERMES_PROVIDER": "model.provider",
+    # Telegram's own settings (the adapter reads them from platforms.telegram.extra).
+    "TELEGRAM_BASE_URL": "platforms.telegram.extra.base_url",
+    "TELEGRAM_BASE_FILE_URL": "platforms.telegram.extra.base_file_url",
+    "TELEGRAM_WEBHOOK_URL": "platforms.telegram.extra.webhook_url",
+    "TELEGRAM_WEBHOOK_SECRET": "platforms.telegram.extra.webhook_secret",
+    "TELEGRAM_WEBHOOK_PORT": "platforms.telegram.extra.webhook_port",
+    "TELEGRAM_WEBHOOK_HOST": "platforms.telegram.extra.webhook_host",
+    "TELEGRAM_REQUIRE_MENTION": "platforms.telegram.extra.require_mention",
 }
 
 # Suffix -> platform field. For one field, the earlier suffix wins (BOT_TOKEN over TOKEN).

@@ -87,6 +87,14 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True)
+class StreamingSettings:
+    """Replies streamed by editing one message, where the platform can edit."""
+
+    enabled: bool = True
+    edit_interval: float = 1.0  # seconds between edits (platforms rate-limit edits)
+
+
+@dataclass(frozen=True)
 class ApprovalSettings:
     timeout: int = 300
     mode: str = "manual"
@@ -128,6 +136,7 @@ class Settings:
     busy_input_mode: str = "interrupt"
     display: DisplaySettings = field(default_factory=DisplaySettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
+    streaming: StreamingSettings = field(default_factory=StreamingSettings)
     command_allowlist: tuple[str, ...] = ()
     allowed_users: tuple[str, ...] = ()
     allow_all_users: bool = False

@@ -15,6 +15,7 @@ from hermes_gateway.agent.skills import SkillLibrary
 from hermes_gateway.commands import build_registry
 from hermes_gateway.config import load_settings
 from hermes_gateway.core import wiring
+from hermes_gateway.core.actions import handle_button
 from hermes_gateway.core.background import BackgroundTasks
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import (
@@ -126,7 +127,13 @@ class Engine:
             cls = adapter_class(platform)
             adapter = cls(
                 self.settings.platforms[name],
-                AdapterContext(self.settings.home, self.ingest, report),
+                AdapterContext(
+                    self.settings.home,
+                    self.ingest,
+                    report,
+                    deliver_action=lambda press: handle_button(self, press),
+                    command_menu=self.commands.menu(),
+                ),
             )
             report("connecting", "")
             await adapter.connect()
