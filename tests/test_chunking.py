@@ -30,3 +30,47 @@ def test_custom_length_counts_utf16_units():
     text = "😀" * 100  # 200 UTF-16 units
     chunks = split_message(text, 64, utf16)
     assert all(utf16(c) <= 64 for c in chunks) and "".join(chunks) == text
+
+
+def test_emoji_and_code_blocks_at_the_utf16_limit_render_to_valid_html():
+    from hermes_gateway.delivery.formatting import render, utf16_len
+    from tests.test_formatting import assert_telegram_html, visible
+
+    text = (
+        "Intro 😀😀😀 with emoji 👍🏽 everywhere.\n\n"
+        + "```python\n"
+        + "\n".join(f"emoji_{i} = '😀' * {i}  # <&>" for i in range(40))
+        + "\n```\n\n"
+        + "Outro 🎉 " * 30
+    )
+    limit = 200
+    chunks = split_message(text, limit, utf16_len)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert utf16_len(chunk) <= limit
+        assert chunk.count("```") % 2 == 0
+        html, _ = render(chunk, "telegram_html")
+        assert_telegram_html(html)
+        assert utf16_len(visible(html)) <= limit  # what Telegram counts
+    assert "".join(chunks).count("😀") == text.count("😀")
+
+
+def test_a_chunk_exactly_at_the_limit_is_not_split():
+    text = "😀" * 50  # exactly 100 UTF-16 units
+    assert split_message(text, 100, utf16) == [text]
+    assert len(split_message(text + "x", 100, utf16)) == 2
+
+
+def test_a_very_long_text_is_split_completely():
+    text = ("word " * 200 + "\n\n") * 500  # ~500k characters
+    chunks = split_message(text, 4096, utf16)
+    assert all(utf16(c) <= 4096 for c in chunks)
+    assert "".join(chunks).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(
+        " ", ""
+    )
+
+
+def test_a_reopened_fence_with_a_huge_language_name_still_terminates():
+    code = "```" + "x" * 40 + "\n" + "line\n" * 50 + "```"
+    chunks = split_message(code, 30)
+    assert all(len(c) <= 30 for c in chunks)

@@ -13,6 +13,7 @@ Steps (keys combine where it makes sense):
                                                          argument pieces across several chunks
     {"status": 429, "retry_after": 0, "message": "..."}  an error answer (any status)
     {"delay": 2.0, ...}                                  sleep first (slow-model tests)
+    {"text": ..., "chunks": 10, "chunk_delay": 0.3}      a pause after every streamed chunk
     {"non_stream": true, "text": ..., "tool_calls": ...} one chat.completion JSON object
     {"malformed": true}                                  a role chunk, then a broken data line
     {"cut": true, "text": ...}                           some deltas, then the connection drops
@@ -97,7 +98,10 @@ class OpenAIPeer:
             return web.json_response(offline_completion(body if isinstance(body, dict) else {}))
         if step.get("non_stream"):
             return web.json_response(self.completion(model, step))
-        return await self.stream(request, self.chunks(model, step), cut=bool(step.get("cut")))
+        pause = float(step.get("chunk_delay", 0))
+        return await self.stream(
+            request, self.chunks(model, step), cut=bool(step.get("cut")), pause=pause
+        )
 
     def error(self, step: dict) -> web.Response:
         status = int(step["status"])
@@ -195,7 +199,13 @@ class OpenAIPeer:
         }
 
     async def stream(
-        self, request: web.Request, chunks: list[dict], *, raw_tail: bytes = b"", cut: bool = False
+        self,
+        request: web.Request,
+        chunks: list[dict],
+        *,
+        raw_tail: bytes = b"",
+        cut: bool = False,
+        pause: float = 0.0,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -203,6 +213,8 @@ class OpenAIPeer:
         await response.prepare(request)
         for chunk in chunks:
             await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+            if pause:  # a slow model: each delta arrives after a pause (streaming tests)
+                await asyncio.sleep(pause)
         if cut:
             # Drop the connection mid-stream: no finish_reason, no [DONE], no chunked terminator.
             await asyncio.sleep(0.05)

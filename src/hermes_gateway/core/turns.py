@@ -7,6 +7,8 @@ again after a restart — answered exactly once."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,12 +24,16 @@ from hermes_gateway.core.events import (
     TurnStarted,
 )
 from hermes_gateway.core.types import InboundMessage, OutboundMessage, SessionSource
+from hermes_gateway.delivery.formatting import length_function
 from hermes_gateway.delivery.progress import ChatProgress
+from hermes_gateway.delivery.streaming import StreamingReply
 from hermes_gateway.sessions.lane import TurnControl
 from hermes_gateway.storage.records import SessionRecord, TranscriptEntry
 
 if TYPE_CHECKING:
     from hermes_gateway.core.engine import Engine
+
+log = logging.getLogger("hermes.turns")
 
 SYSTEM_PROMPT = (
     "You are Hermes, a helpful AI agent. The user is talking to you through {platform}. "
@@ -79,6 +85,42 @@ class TurnRunner:
 
         return engine.tools.bind(context, on_progress)
 
+    def _stream(
+        self, source: SessionSource, inbox_ids: list[int], reply_to: str
+    ) -> StreamingReply | None:
+        """A reply shown while it is written, where the platform can edit messages. The message
+        id is recorded on the inbox rows at once, so a re-run after a crash edits that message
+        instead of sending a second one."""
+        engine = self.engine
+        adapter = engine.adapter(source.platform.value)
+        if adapter is None or not engine.settings.streaming.enabled:
+            return None
+        caps = adapter.capabilities
+        if not caps.can_edit:
+            return None
+        store = engine.store
+
+        async def edit(message_id: str, text: str, parse_mode: str):
+            return await adapter.edit(source.chat_id, message_id, text, parse_mode)
+
+        def remember(message_id: str) -> None:
+            if inbox_ids:
+                store.inbox_set_stream(inbox_ids, message_id)
+
+        return StreamingReply(
+            adapter.send,
+            edit,
+            interval=engine.settings.streaming.edit_interval,
+            length=length_function(caps.length_unit),
+            limit=caps.max_length,
+            markup=caps.markup,
+            existing_message_id=store.inbox_stream(inbox_ids) if inbox_ids else "",
+            on_message_id=remember,
+            chat_id=source.chat_id,
+            thread_id=source.thread_id,
+            reply_to=reply_to,
+        )
+
     def _chat_progress(self, source: SessionSource) -> ChatProgress | None:
         engine = self.engine
         adapter = engine.adapter(source.platform.value)
@@ -107,6 +149,7 @@ class TurnRunner:
         status, error = "ok", ""
         typing = engine.start_typing(source)
         progress = self._chat_progress(source)
+        stream = self._stream(source, inbox_ids, last.message_id)
         try:
             session = engine.sessions.resolve(source, key, engine.is_protected)
             bus.publish(TurnStarted(key, session.id, len(batch)))
@@ -116,10 +159,19 @@ class TurnRunner:
             tools = self._tools(key, source, progress)
             options = engine.model_options(key)
             await engine.runtime.run(
-                messages, session.model, result=result, tools=tools, options=options
+                messages,
+                session.model,
+                result=result,
+                tools=tools,
+                options=options,
+                on_text=stream.feed if stream else None,
             )
             if progress is not None:
                 await progress.close()
+            streamed_id = ""
+            if stream is not None:  # the outbox row below turns the streamed message final
+                await stream.abort()
+                streamed_id = stream.message_id
             reply = result.text.strip() or "(the agent returned an empty reply)"
             if result.reasoning and store.prefs(key).get("show_reasoning") == "1":
                 reply = f"💭 {' '.join(result.reasoning).strip()}\n\n{reply}"
@@ -127,12 +179,15 @@ class TurnRunner:
                 reply = f"{session.reset_notice}\n\n{reply}"
                 store.session_update(session.id, reset_notice="")
             entries = [user_entry, *result.entries]
-            outbox = [engine.reply_row(source, reply, key, reply_to=last.message_id)]
+            row = engine.reply_row(source, reply, key, reply_to=last.message_id)
+            outbox = [dataclasses.replace(row, edit_message_id=streamed_id)]
             self._commit(session, entries, inbox_ids, "done", outbox, result)
         except asyncio.CancelledError:
             if not control.cancelled_by_lane or session is None:
                 raise  # shutdown: the inbox rows stay pending and the turn runs again later
             status = "interrupted" if control.reason == "interrupt" else "stopped"
+            if stream is not None:
+                await self._close_partial(stream, status)
             note = TranscriptEntry(role="assistant", content=f"[{status} by the user]")
             entries = [user_entry, *result.entries, note]
             self._commit(session, entries, inbox_ids, status, [], result)
@@ -159,6 +214,16 @@ class TurnRunner:
                 )
             )
             bus.publish(SessionChanged(key, session_id, "idle"))
+
+    @staticmethod
+    async def _close_partial(stream: StreamingReply, status: str) -> None:
+        """An interrupted stream keeps what it showed, without the cursor, marked as cut off."""
+        await stream.abort()
+        if stream.message_id and stream.text:
+            try:
+                await stream.finish(f"{stream.text}\n\n_({status})_")
+            except Exception as exc:
+                log.debug("closing an interrupted stream failed: %s", exc)
 
     async def run_isolated(
         self,

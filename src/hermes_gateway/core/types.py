@@ -118,7 +118,7 @@ class SendResult:
 class ButtonPress:
     """A user pressed one of our buttons (e.g. an approval's "Allow once")."""
 
-    platform: "Platform"
+    platform: Platform
     chat_id: str
     user_id: str
     data: str

@@ -1,5 +1,8 @@
 """Split a reply into messages under a platform's length limit, at the most natural boundary:
-a blank line, then a line break, then a space; a code block cut in two is closed and reopened."""
+a blank line, then a line break, then a space; a code block cut in two is closed and reopened.
+
+`length` measures what the platform counts (code points, or UTF-16 units on Telegram). Every
+such measure counts at least one per character, which bounds the search to `limit` characters."""
 
 from __future__ import annotations
 
@@ -13,11 +16,13 @@ def split_message(text: str, limit: int, length: Callable[[str], int] = len) -> 
         raise ValueError("limit too small to split a message")
     chunks: list[str] = []
     rest = text
-    while length(rest) > limit:
+    while len(rest) > limit or length(rest) > limit:
         cut = _best_cut(rest, limit - len(FENCE) - 1, length)
         head, rest = rest[:cut].rstrip("\n"), rest[cut:].lstrip("\n")
         if head.count(FENCE) % 2 == 1:  # inside a code block: close it here, reopen in the next
             language = _open_fence_language(head)
+            if len(language) > limit // 4:  # a reopened fence must leave room for the code
+                language = ""
             head += "\n" + FENCE
             rest = f"{FENCE}{language}\n{rest}"
         chunks.append(head)
@@ -28,7 +33,7 @@ def split_message(text: str, limit: int, length: Callable[[str], int] = len) -> 
 
 def _best_cut(text: str, limit: int, length: Callable[[str], int]) -> int:
     # Longest prefix within the limit (binary search: `length` may count UTF-16 units).
-    lo, hi = 1, len(text)
+    lo, hi = 1, min(len(text), limit)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if length(text[:mid]) <= limit:

@@ -10,6 +10,7 @@ from hermes_gateway.platforms.base import Adapter
 # One line per platform: "module:Class" under hermes_gateway.platforms.
 ADAPTERS: dict[Platform, str] = {
     Platform.CONSOLE: "console:ConsoleAdapter",
+    Platform.TELEGRAM: "telegram.adapter:TelegramAdapter",
 }
 
 

@@ -1,0 +1,445 @@
+"""`hermes gateway --headless` on Telegram against a floor bot (bench/floor_bot.py), as ratios.
+
+Both targets run as subprocesses against the same two loopback peers (the Telegram Bot API peer
+and the OpenAI-compatible peer answering with the offline responder), reset between targets.
+Per target and run:
+  startup       process spawn → the peer's first getUpdates
+  warm-up       3 messages in one chat (first_reply_ms is the first of them)
+  sequential    50 messages in one chat, each sent when the previous reply is visible
+  concurrent    50 chats × 4 messages, closed loop: every chat's first message is injected at
+                once, each chat's next one when its previous reply is visible (so no message
+                lands on a busy session); throughput = replies / (last reply − first inject)
+  latency       inject (just before POST /_peer/message) → the first bot operation
+                (sendMessage or editMessageText) whose text is the complete answer
+  CPU           utime+stime of the process tree over sequential + concurrent, per message
+  peak RSS      summed VmRSS of the process tree, sampled every 50 ms from spawn to exit
+  lost          no complete answer within 30 s; duplicated: more than one bot message carrying
+                the complete answer; late: answered after more than 5 s
+  SIGTERM       time until the process exits, its exit code (SIGKILL after 15 s)
+Times from the peer (`at`, `first_get_updates_at`) are CLOCK_MONOTONIC, which on Linux is one
+clock for every process on the machine, so they are compared with this process's
+time.monotonic() directly; that is checked against the peer's `started_at` at start, and if it
+does not hold, the bench's own observation times are used instead (reported as "clock").
+
+    .venv/bin/python bench/telegram_bench.py [--runs N]     # prints ONE JSON line
+
+With --runs N each figure is the median over N runs (lost/duplicated/late are summed); the order
+of the two targets alternates between runs. Exits 1 only when something broke (a target did not
+start, stopped answering, or a peer failed), never because a figure is poor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+
+from bench._procs import Child, RssSampler, terminate_timed, tree_cpu_seconds  # noqa: E402
+from tests.peers.fixtures import Peer, start_peer  # noqa: E402
+
+TOKEN = "123456:BENCH-TOKEN"
+WARMUP, SEQUENTIAL, CHATS, PER_CHAT = 3, 50, 50, 4
+WARM_CHAT, SEQ_CHAT, CHAT_BASE = 7_000_001, 7_000_002, 7_100_000
+USERS = [WARM_CHAT, SEQ_CHAT, *(CHAT_BASE + i for i in range(CHATS))]
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+GRACE = 1.0  # after the load: time for a duplicate or a late edit to show up
+MAX_LOST_IN_A_ROW = 3  # in the sequential phase: the target stopped answering
+ADAPTER_DIR = REPO / "src" / "hermes_gateway" / "platforms" / "telegram"
+MARK = re.compile(r"M(\d+)Z")  # "bench message M17Z": plain letters survive any escaping
+COMPLETE = "restart the gateway"  # the offline responder's answer ends with this
+
+
+class TargetFailed(RuntimeError):
+    pass
+
+
+def nearest_rank(values: list[float | None], q: float) -> float | None:
+    """The q-quantile by nearest rank over the answered messages (p99 of 50 is the maximum)."""
+    done = sorted(v for v in values if v is not None)
+    return done[max(0, -(-int(q * 1000) * len(done) // 1000) - 1)] if done else None
+
+
+class Replies:
+    """Injects user messages through the Telegram peer and follows every bot operation it
+    records (one long poll on /_peer/wait), so each message's latency is known the moment its
+    complete answer is visible, whether it came by sendMessage or by a final edit."""
+
+    lost_after = 30.0
+    late_after = 5.0
+
+    def __init__(self, http: httpx.AsyncClient, peer_clock: bool) -> None:
+        self.http = http
+        self.peer_clock = peer_clock
+        self.seq = 0
+        self.marks = 0
+        self.injected: dict[int, float] = {}
+        self.done: dict[int, float] = {}
+        self.carriers: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        self.waiters: dict[int, asyncio.Future] = {}
+        self.ops: Counter[str] = Counter()
+        self.last_done = 0.0
+
+    async def roundtrip(self, chat_id: int) -> float | None:
+        """Seconds from inject to the complete answer, or None when lost."""
+        self.marks += 1
+        mark = self.marks
+        self.waiters[mark] = asyncio.get_running_loop().create_future()
+        body = {
+            "chat_id": chat_id,
+            "user_id": chat_id,
+            "chat_type": "private",
+            "first_name": "Bench",
+            "text": f"bench message M{mark}Z",
+        }
+        t0 = self.injected[mark] = time.monotonic()
+        (await self.http.post("/_peer/message", json=body)).raise_for_status()
+        try:
+            done_at = await asyncio.wait_for(self.waiters[mark], self.lost_after)
+        except TimeoutError:
+            return None
+        return done_at - t0
+
+    async def collect(self) -> None:
+        while True:
+            try:
+                params = {"since": self.seq, "count": 1, "timeout": 1}
+                response = await self.http.get("/_peer/wait", params=params)
+                response.raise_for_status()
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+                continue
+            seen = time.monotonic()
+            payload = response.json()
+            if isinstance(payload, dict):  # tolerate {"ops": [...]}-style envelopes
+                payload = next((v for v in payload.values() if isinstance(v, list)), [])
+            for op in sorted(payload, key=lambda o: o["seq"]):
+                if op["seq"] > self.seq:
+                    self.seq = op["seq"]
+                    self._apply(op, seen)
+
+    def _apply(self, op: dict, seen: float) -> None:
+        method = str(op.get("method"))
+        self.ops[method] += 1
+        text = op.get("text") or ""
+        found = MARK.search(text)
+        if method not in ("sendMessage", "editMessageText") or COMPLETE not in text or not found:
+            return
+        mark = int(found.group(1))
+        self.carriers[mark].add((str(op.get("chat_id")), str(op.get("message_id"))))
+        if mark in self.done:
+            return
+        at = op.get("at")
+        at = at if self.peer_clock and isinstance(at, (int, float)) else seen
+        self.done[mark] = at
+        self.last_done = max(self.last_done, at)
+        waiter = self.waiters.get(mark)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(at)
+
+    def verdicts(self) -> dict[str, int]:
+        latency = {m: self.done[m] - t for m, t in self.injected.items() if m in self.done}
+        return {
+            "lost": sum(1 for m in self.injected if latency.get(m, 1e9) > self.lost_after),
+            "duplicated": sum(1 for c in self.carriers.values() if len(c) > 1),
+            "late": sum(1 for v in latency.values() if self.late_after < v <= self.lost_after),
+        }
+
+    def ops_per_message(self) -> dict[str, float]:
+        n = max(1, len(self.injected))
+        return {method: round(count / n, 2) for method, count in sorted(self.ops.items())}
+
+
+def _clean_env() -> dict[str, str]:
+    """The caller's environment minus anything that would override the bench's settings
+    (the process environment wins over .env) or route loopback traffic through a proxy."""
+    drop = ("TELEGRAM_", "HERMES_", "GATEWAY_", "OPENAI_", "OPENROUTER_", "ANTHROPIC_", "NOUS_")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(drop) and "PROXY" not in k.upper()
+    }
+    env.update(PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    return env
+
+
+def gateway_child(home: Path, telegram: Peer, openai: Peer) -> Child:
+    if not ADAPTER_DIR.is_dir():
+        raise TargetFailed(
+            "the Telegram adapter is not there yet (src/hermes_gateway/platforms/telegram/ is "
+            "missing), so the gateway cannot poll Telegram; only the floor was measured."
+        )
+    home.mkdir(parents=True)
+    bot = f"{telegram.url}/bot"
+    (home / "config.yaml").write_text(
+        f"model:\n  provider: custom\n  base_url: {openai.url}/v1\n  default: bench-model\n"
+        'display:\n  tool_progress: "off"\n'
+        # Until TELEGRAM_BASE_URL is wired into the adapter settings, the adapter reads these.
+        f"platforms:\n  telegram:\n    extra:\n      base_url: {bot}\n"
+        f"      base_file_url: {telegram.url}/file/bot\n"
+    )
+    (home / ".env").write_text(
+        f"TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_ALLOWED_USERS={','.join(map(str, USERS))}\n"
+        f"TELEGRAM_BASE_URL={bot}\n"
+    )
+    return Child(
+        "the gateway",
+        [sys.executable, "-m", "hermes_gateway", "gateway", "--headless"],
+        {**_clean_env(), "HERMES_HOME": str(home)},
+        REPO,
+        hint="Check that the Telegram adapter connects (its status line below).",
+    )
+
+
+def floor_child(telegram: Peer, openai: Peer) -> Child:
+    argv = [
+        sys.executable,
+        str(REPO / "bench" / "floor_bot.py"),
+        "--telegram",
+        telegram.url,
+        "--openai",
+        f"{openai.url}/v1",
+        "--model",
+        "bench-model",
+    ]
+    return Child("the floor bot", argv, {**_clean_env(), "FLOOR_BOT_TOKEN": TOKEN}, REPO)
+
+
+async def _first_poll(http: httpx.AsyncClient, target: Child, t_spawn: float, peer_clock: bool):
+    """Seconds from spawn to the target's first getUpdates, and which clock measured it."""
+    deadline = t_spawn + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        stats = (await http.get("/_peer/stats")).raise_for_status().json()
+        seen = time.monotonic()
+        if stats.get("get_updates_calls", 0) > 0:
+            at = stats.get("first_get_updates_at")
+            if peer_clock and isinstance(at, (int, float)) and at >= t_spawn:
+                return at - t_spawn, "peer"
+            return seen - t_spawn, "observed"
+        if target.proc.poll() is not None:
+            raise TargetFailed(
+                f"{target.name} exited with code {target.proc.returncode} before "
+                f"its first getUpdates.\n{target.log_tail()}"
+            )
+        await asyncio.sleep(0.005)
+    raise TargetFailed(
+        f"{target.name} made no getUpdates call within {STARTUP_TIMEOUT:g} s of "
+        f"starting. {target.hint}\n{target.log_tail()}"
+    )
+
+
+async def _wait_idle(http: httpx.AsyncClient) -> None:
+    """The previous target's long poll may still be open in the peer; a new poller would get
+    409 Conflict until it ends, which is not the new target's startup cost."""
+    deadline = time.monotonic() + 40.0
+    while time.monotonic() < deadline:
+        stats = (await http.get("/_peer/stats")).raise_for_status().json()
+        if not stats.get("in_flight_get_updates"):
+            return
+        await asyncio.sleep(0.05)
+    raise TargetFailed("the Telegram peer still holds a getUpdates from the previous target.")
+
+
+async def _load(replies: Replies, target: Child) -> dict[str, Any]:
+    warm = [await replies.roundtrip(WARM_CHAT) for _ in range(WARMUP)]
+    cpu0 = tree_cpu_seconds(target.proc.pid)
+    sequential, in_a_row = [], 0
+    for _ in range(SEQUENTIAL):
+        latency = await replies.roundtrip(SEQ_CHAT)
+        sequential.append(latency)
+        in_a_row = in_a_row + 1 if latency is None else 0
+        if in_a_row >= MAX_LOST_IN_A_ROW:
+            raise TargetFailed(
+                f"{target.name} stopped answering: {in_a_row} messages in a row got "
+                f"no reply within {replies.lost_after:g} s.\n{target.log_tail()}"
+            )
+
+    async def chat(chat_id: int) -> list[float | None]:
+        return [await replies.roundtrip(chat_id) for _ in range(PER_CHAT)]
+
+    first_inject = time.monotonic()
+    per_chat = await asyncio.gather(*(chat(CHAT_BASE + i) for i in range(CHATS)))
+    concurrent = [x for lat in per_chat for x in lat]
+    done = [x for x in concurrent if x is not None]
+    span = replies.last_done - first_inject
+    cpu1 = tree_cpu_seconds(target.proc.pid)
+    measured = SEQUENTIAL + CHATS * PER_CHAT
+    return {
+        "first_reply_ms": _ms(warm[0]),
+        "seq_p50_ms": _ms(nearest_rank(sequential, 0.50)),
+        "seq_p95_ms": _ms(nearest_rank(sequential, 0.95)),
+        "seq_p99_ms": _ms(nearest_rank(sequential, 0.99)),
+        "conc_p50_ms": _ms(nearest_rank(concurrent, 0.50)),
+        "conc_p95_ms": _ms(nearest_rank(concurrent, 0.95)),
+        "conc_p99_ms": _ms(nearest_rank(concurrent, 0.99)),
+        "throughput_msg_s": round(len(done) / span, 1) if done and span > 0 else None,
+        "cpu_ms_per_msg": round((cpu1 - cpu0) * 1000 / measured, 2),
+    }
+
+
+async def measure(target: Child, telegram: Peer, openai: Peer, peer_clock: bool) -> dict:
+    async with (
+        httpx.AsyncClient(base_url=telegram.url, timeout=10.0, trust_env=False) as http,
+        httpx.AsyncClient(base_url=openai.url, timeout=10.0, trust_env=False) as model,
+    ):
+        (await http.post("/_peer/reset")).raise_for_status()
+        (await model.post("/_peer/reset")).raise_for_status()
+        await _wait_idle(http)
+        t_spawn = time.monotonic()
+        proc = target.start()
+        sampler = RssSampler(proc.pid).start()
+        replies = Replies(http, peer_clock)
+        collector = None
+        try:
+            startup, clock = await _first_poll(http, target, t_spawn, peer_clock)
+            collector = asyncio.create_task(replies.collect())
+            figures = await _load(replies, target)
+            await asyncio.sleep(GRACE)
+            collector.cancel()
+            stop_s, code, killed = await asyncio.to_thread(terminate_timed, proc, STOP_TIMEOUT)
+            peak = sampler.stop()
+        finally:
+            if collector is not None:
+                collector.cancel()
+            sampler.stop()
+            target.close()
+    return {
+        "startup_ms": _ms(startup),
+        "startup_clock": clock,
+        **figures,
+        "peak_rss_mib": round(peak / 1024, 1),
+        **replies.verdicts(),
+        "ops_per_message": replies.ops_per_message(),
+        "sigterm_exit_ms": _ms(stop_s),
+        "sigterm_exit_code": code,
+        "sigterm_killed": killed,
+    }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def _median(runs: list[dict]) -> dict:
+    """Figures of N runs: medians of numbers, sums of counts, lists of exit codes."""
+    out: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if key in ("lost", "duplicated", "late"):
+            out[key] = sum(values)
+        elif key in ("sigterm_exit_code", "startup_clock", "sigterm_killed"):
+            out[key] = sorted(set(values), key=str) if len(runs) > 1 else first
+        elif isinstance(first, dict):
+            out[key] = _median([r[key] for r in runs])
+        elif values and all(isinstance(v, (int, float)) for v in values):
+            out[key] = round(statistics.median(values), 2)
+        else:
+            out[key] = first
+    return out
+
+
+RATIOS = (
+    "startup_ms",
+    "first_reply_ms",
+    "seq_p50_ms",
+    "seq_p99_ms",
+    "conc_p50_ms",
+    "conc_p99_ms",
+    "cpu_ms_per_msg",
+    "peak_rss_mib",
+)
+
+
+def _ratios(ours: dict, floor: dict) -> dict:
+    """ours / floor (lower is better) for times, CPU and memory; throughput the other way
+    round, ours / floor, so that higher is better for every figure named *_over_floor."""
+    out: dict[str, float | None] = {}
+    for key in RATIOS:
+        a, b = ours.get(key), floor.get(key)
+        out[f"{key.removesuffix('_ms')}_ours_over_floor"] = (
+            round(a / b, 2) if isinstance(a, (int, float)) and b else None
+        )
+    a, b = ours.get("throughput_msg_s"), floor.get("throughput_msg_s")
+    out["throughput_ours_over_floor_higher_is_better"] = (
+        round(a / b, 2) if isinstance(a, (int, float)) and b else None
+    )
+    return out
+
+
+async def bench(runs: int) -> tuple[dict, bool]:
+    t0 = time.monotonic()
+    telegram = start_peer("tests.peers.telegram_peer", "--token", TOKEN)
+    t1 = time.monotonic()
+    openai = None
+    results: dict[str, list[dict]] = {"ours": [], "floor": []}
+    errors: list[str] = []
+    try:
+        openai = start_peer("tests.peers.openai_peer")
+        started = httpx.get(f"{telegram.url}/_peer/stats", trust_env=False).json().get("started_at")
+        peer_clock = isinstance(started, (int, float)) and t0 - 0.5 <= started <= t1 + 0.5
+        for run in range(runs):
+            order = ["ours", "floor"] if run % 2 == 0 else ["floor", "ours"]
+            for name in order:
+                try:
+                    with tempfile.TemporaryDirectory(prefix="hermes-bench-") as tmp:
+                        target = (
+                            gateway_child(Path(tmp) / "home", telegram, openai)
+                            if name == "ours"
+                            else floor_child(telegram, openai)
+                        )
+                        figures = await measure(target, telegram, openai, peer_clock)
+                    results[name].append(figures)
+                except TargetFailed as exc:
+                    errors.append(f"run {run + 1}, {name}: {exc}")
+    finally:
+        for peer in (openai, telegram):
+            if peer is not None:
+                peer.stop()
+    ours = _median(results["ours"]) if results["ours"] else {}
+    floor = _median(results["floor"]) if results["floor"] else {}
+    report = {
+        "bench": "telegram",
+        "runs": runs,
+        "load": {
+            "warmup": WARMUP,
+            "sequential": SEQUENTIAL,
+            "concurrent_chats": CHATS,
+            "per_chat": PER_CHAT,
+            "concurrent_mode": "closed loop per chat",
+            "lost_after_s": Replies.lost_after,
+            "late_after_s": Replies.late_after,
+        },
+        "clock": "CLOCK_MONOTONIC shared with the peer" if peer_clock else "bench observation",
+        "ours": ours,
+        "floor": floor,
+        "ratios": _ratios(ours, floor) if ours and floor else {},
+        "errors": errors,
+    }
+    return report, not errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1, help="repeat N times, report medians")
+    args = parser.parse_args(argv)
+    try:
+        report, ok = asyncio.run(bench(max(1, args.runs)))
+    except Exception as exc:  # a peer failed: still one JSON line, and a non-zero exit
+        report, ok = {"bench": "telegram", "errors": [f"{type(exc).__name__}: {exc}"]}, False
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Telegram through python-telegram-bot's `Bot` (not `Application`): we own the poll loop so an
+update is acknowledged (the next getUpdates offset) only once it is durable in our inbox.
+
+    adapter.py   the Adapter: connect / disconnect / send / edit / typing, callback buttons
+    polling.py   building the Bot, the long-poll loop and its connection health
+    convert.py   Update -> InboundMessage, group addressing, forum topics
+    files.py     downloads into the cache (with a size limit) and uploads
+    webhook.py   webhook mode (an aiohttp server that checks Telegram's secret header)
+
+This module holds the adapter's options, read from `PlatformSettings.extra`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+AUTH_FAILED = (
+    "TELEGRAM_BOT_TOKEN was rejected by Telegram (401). Check the token from @BotFather, "
+    "then restart the gateway."
+)
+NOT_FOUND = (
+    "Telegram answered 404 Not Found at platforms.telegram.extra.base_url: check that address "
+    "(it ends in /bot) and the format of TELEGRAM_BOT_TOKEN, then restart the gateway."
+)
+
+
+def rejection(exc: Exception) -> str:
+    """What to tell the user when PTB raises InvalidToken (it does so for 401 and for 404)."""
+    return NOT_FOUND if "not found" in str(exc).lower() else AUTH_FAILED
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+@dataclass(frozen=True)
+class TelegramOptions:
+    token: str
+    base_url: str = DEFAULT_BASE_URL
+    base_file_url: str = DEFAULT_BASE_FILE_URL
+    require_mention: bool = True
+    max_file_mb: float = 20.0
+    long_poll_timeout: float = 25.0
+    # A getUpdates that has not answered within long_poll_timeout + stall_grace is dead.
+    stall_grace: float = 10.0
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8443
+
+    def __repr__(self) -> str:  # never show the token or the webhook secret
+        return f"TelegramOptions(base_url={self.base_url!r}, webhook_url={self.webhook_url!r})"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+def options_from_settings(settings: Any) -> TelegramOptions:
+    """Options from a PlatformSettings (`token` + the `extra` mapping); ValueError names the key."""
+    extra: Mapping[str, Any] = getattr(settings, "extra", None) or {}
+    token = (getattr(settings, "token", "") or "").strip()
+    if not token:
+        raise ValueError(
+            "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather, put its token in "
+            "~/.hermes/.env as TELEGRAM_BOT_TOKEN=…, then restart the gateway."
+        )
+    base_url = _text(extra, "base_url") or DEFAULT_BASE_URL
+    return TelegramOptions(
+        token=token,
+        base_url=base_url.rstrip("/"),
+        base_file_url=(_text(extra, "base_file_url") or _file_url_for(base_url)).rstrip("/"),
+        require_mention=_flag(extra, "require_mention", True),
+        max_file_mb=_number(extra, "max_file_mb", 20.0, low=0.0),
+        long_poll_timeout=_number(extra, "long_poll_timeout", 25.0, low=0.0),
+        stall_grace=_number(extra, "stall_grace", 10.0, low=0.1),
+        webhook_url=_text(extra, "webhook_url"),
+        webhook_secret=_text(extra, "webhook_secret"),
+        webhook_host=_text(extra, "webhook_host") or "127.0.0.1",
+        webhook_port=int(_number(extra, "webhook_port", 8443, low=0)),
+    )
+
+
+def _file_url_for(base_url: str) -> str:
+    # A self-hosted Bot API server serves files at <root>/file/bot<token>/<path>, like the cloud.
+    root = base_url.rstrip("/")
+    if root.endswith("/bot"):
+        return root[: -len("/bot")] + "/file/bot"
+    return DEFAULT_BASE_FILE_URL
+
+
+def _text(extra: Mapping[str, Any], key: str) -> str:
+    value = extra.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _flag(extra: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = extra.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in _TRUE or lowered in _FALSE:
+        return lowered in _TRUE
+    raise ValueError(f"platforms.telegram.extra.{key} must be true or false, not {value!r}")
+
+
+def _number(extra: Mapping[str, Any], key: str, default: float, low: float) -> float:
+    value = extra.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"platforms.telegram.extra.{key} must be a number, not {value!r}"
+        ) from None
+    if number < low:
+        raise ValueError(f"platforms.telegram.extra.{key} must be at least {low:g}, not {value!r}")
+    return number
+
+
+def redact(text: str, *secrets: str) -> str:
+    """`text` with every secret replaced: PTB and httpx may echo URLs that contain the token."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
