@@ -21,12 +21,12 @@ from .schema import (
     TOOL_PROGRESS,
     UNATTENDED,
     ApprovalSettings,
-    StreamingSettings,
     DisplaySettings,
     ModelSettings,
     PlatformSettings,
     ResetPolicy,
     Settings,
+    StreamingSettings,
 )
 
 _RESET_KEYS = ("mode", "at_hour", "idle_minutes")
