@@ -28,6 +28,7 @@ test: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/console_overhead.py
 	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/telegram_bench.py $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

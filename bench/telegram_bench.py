@@ -2,26 +2,30 @@
 
 Both targets run as subprocesses against the same two loopback peers (the Telegram Bot API peer
 and the OpenAI-compatible peer answering with the offline responder), reset between targets.
+The gateway runs with its default settings (streaming on) unless --no-streaming is given.
 Per target and run:
   startup       process spawn → the peer's first getUpdates
   warm-up       3 messages in one chat (first_reply_ms is the first of them)
-  sequential    50 messages in one chat, each sent when the previous reply is visible
+  sequential    50 messages in one chat, each sent when the previous final reply is visible
   concurrent    50 chats × 4 messages, closed loop: every chat's first message is injected at
-                once, each chat's next one when its previous reply is visible (so no message
-                lands on a busy session); throughput = replies / (last reply − first inject)
-  latency       inject (just before POST /_peer/message) → the first bot operation
-                (sendMessage or editMessageText) whose text is the complete answer
+                once, each chat's next one when its previous final reply is visible (so no
+                message lands on a busy session); throughput = final replies / (last final
+                reply − first inject)
+  latency       inject (just before POST /_peer/message) → the first bot operation whose text
+                is the final answer: complete, no streaming cursor (a sendMessage, or the edit
+                that finished a streamed reply). *_first_visible_*: → the first operation
+                quoting the message at all (a streamed reply's first version).
   CPU           utime+stime of the process tree over sequential + concurrent, per message
   peak RSS      summed VmRSS of the process tree, sampled every 50 ms from spawn to exit
-  lost          no complete answer within 30 s; duplicated: more than one bot message carrying
-                the complete answer; late: answered after more than 5 s
+  lost          no final answer within 30 s; duplicated: more than one bot message carrying
+                the final answer; late: final answer after more than 5 s
   SIGTERM       time until the process exits, its exit code (SIGKILL after 15 s)
 Times from the peer (`at`, `first_get_updates_at`) are CLOCK_MONOTONIC, which on Linux is one
 clock for every process on the machine, so they are compared with this process's
 time.monotonic() directly; that is checked against the peer's `started_at` at start, and if it
 does not hold, the bench's own observation times are used instead (reported as "clock").
 
-    .venv/bin/python bench/telegram_bench.py [--runs N]     # prints ONE JSON line
+    .venv/bin/python bench/telegram_bench.py [--runs N] [--no-streaming]   # ONE JSON line
 
 With --runs N each figure is the median over N runs (lost/duplicated/late are summed); the order
 of the two targets alternates between runs. Exits 1 only when something broke (a target did not
@@ -60,7 +64,14 @@ GRACE = 1.0  # after the load: time for a duplicate or a late edit to show up
 MAX_LOST_IN_A_ROW = 3  # in the sequential phase: the target stopped answering
 ADAPTER_DIR = REPO / "src" / "hermes_gateway" / "platforms" / "telegram"
 MARK = re.compile(r"M(\d+)Z")  # "bench message M17Z": plain letters survive any escaping
-COMPLETE = "restart the gateway"  # the offline responder's answer ends with this
+# The offline responder's answer ends with this sentence. A streamed reply shows a cursor (or a
+# partial text) after it until its final edit, so "ends with" tells the final version apart.
+FINAL_END = "then restart the gateway."
+MARKUP = re.compile(r"<[^>]*>|\\")  # HTML tags and MarkdownV2 escapes
+
+
+def is_final(text: str) -> bool:
+    return MARKUP.sub("", text).rstrip().endswith(FINAL_END)
 
 
 class TargetFailed(RuntimeError):
@@ -75,8 +86,9 @@ def nearest_rank(values: list[float | None], q: float) -> float | None:
 
 class Replies:
     """Injects user messages through the Telegram peer and follows every bot operation it
-    records (one long poll on /_peer/wait), so each message's latency is known the moment its
-    complete answer is visible, whether it came by sendMessage or by a final edit."""
+    records (one long poll on /_peer/wait). Per message: when its answer first became visible
+    (any sendMessage/edit quoting it) and when its final text did (the complete answer with
+    no streaming cursor, by sendMessage or by the last edit)."""
 
     lost_after = 30.0
     late_after = 5.0
@@ -85,18 +97,16 @@ class Replies:
         self.http = http
         self.peer_clock = peer_clock
         self.seq = 0
-        self.marks = 0
         self.injected: dict[int, float] = {}
-        self.done: dict[int, float] = {}
+        self.first: dict[int, float] = {}
+        self.final: dict[int, float] = {}
         self.carriers: dict[int, set[tuple[str, str]]] = defaultdict(set)
         self.waiters: dict[int, asyncio.Future] = {}
         self.ops: Counter[str] = Counter()
-        self.last_done = 0.0
 
-    async def roundtrip(self, chat_id: int) -> float | None:
-        """Seconds from inject to the complete answer, or None when lost."""
-        self.marks += 1
-        mark = self.marks
+    async def roundtrip(self, chat_id: int) -> int:
+        """Inject one message and wait (up to lost_after) for its final answer; its mark."""
+        mark = len(self.injected) + 1
         self.waiters[mark] = asyncio.get_running_loop().create_future()
         body = {
             "chat_id": chat_id,
@@ -105,13 +115,19 @@ class Replies:
             "first_name": "Bench",
             "text": f"bench message M{mark}Z",
         }
-        t0 = self.injected[mark] = time.monotonic()
+        self.injected[mark] = time.monotonic()
         (await self.http.post("/_peer/message", json=body)).raise_for_status()
         try:
-            done_at = await asyncio.wait_for(self.waiters[mark], self.lost_after)
+            await asyncio.wait_for(self.waiters[mark], self.lost_after)
         except TimeoutError:
-            return None
-        return done_at - t0
+            pass
+        return mark
+
+    def latency(self, mark: int, first: bool = False) -> float | None:
+        """Seconds from inject to the (first visible or final) answer; None when lost."""
+        at = (self.first if first else self.final).get(mark)
+        value = None if at is None else at - self.injected[mark]
+        return value if value is not None and value <= self.lost_after else None
 
     async def collect(self) -> None:
         while True:
@@ -123,10 +139,7 @@ class Replies:
                 await asyncio.sleep(0.05)
                 continue
             seen = time.monotonic()
-            payload = response.json()
-            if isinstance(payload, dict):  # tolerate {"ops": [...]}-style envelopes
-                payload = next((v for v in payload.values() if isinstance(v, list)), [])
-            for op in sorted(payload, key=lambda o: o["seq"]):
+            for op in sorted(response.json(), key=lambda o: o["seq"]):
                 if op["seq"] > self.seq:
                     self.seq = op["seq"]
                     self._apply(op, seen)
@@ -136,26 +149,26 @@ class Replies:
         self.ops[method] += 1
         text = op.get("text") or ""
         found = MARK.search(text)
-        if method not in ("sendMessage", "editMessageText") or COMPLETE not in text or not found:
+        if method not in ("sendMessage", "editMessageText") or not found:
             return
         mark = int(found.group(1))
-        self.carriers[mark].add((str(op.get("chat_id")), str(op.get("message_id"))))
-        if mark in self.done:
-            return
         at = op.get("at")
         at = at if self.peer_clock and isinstance(at, (int, float)) else seen
-        self.done[mark] = at
-        self.last_done = max(self.last_done, at)
+        self.first.setdefault(mark, at)
+        if not is_final(text):
+            return
+        self.carriers[mark].add((str(op.get("chat_id")), str(op.get("message_id"))))
+        self.final.setdefault(mark, at)
         waiter = self.waiters.get(mark)
         if waiter is not None and not waiter.done():
             waiter.set_result(at)
 
     def verdicts(self) -> dict[str, int]:
-        latency = {m: self.done[m] - t for m, t in self.injected.items() if m in self.done}
+        final = [self.latency(m) for m in self.injected]
         return {
-            "lost": sum(1 for m in self.injected if latency.get(m, 1e9) > self.lost_after),
+            "lost": sum(1 for v in final if v is None),
             "duplicated": sum(1 for c in self.carriers.values() if len(c) > 1),
-            "late": sum(1 for v in latency.values() if self.late_after < v <= self.lost_after),
+            "late": sum(1 for v in final if v is not None and v > self.late_after),
         }
 
     def ops_per_message(self) -> dict[str, float]:
@@ -174,7 +187,7 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def gateway_child(home: Path, telegram: Peer, openai: Peer) -> Child:
+def gateway_child(home: Path, telegram: Peer, openai: Peer, streaming: bool) -> Child:
     if not ADAPTER_DIR.is_dir():
         raise TargetFailed(
             "the Telegram adapter is not there yet (src/hermes_gateway/platforms/telegram/ is "
@@ -188,6 +201,7 @@ def gateway_child(home: Path, telegram: Peer, openai: Peer) -> Child:
         # Until TELEGRAM_BASE_URL is wired into the adapter settings, the adapter reads these.
         f"platforms:\n  telegram:\n    extra:\n      base_url: {bot}\n"
         f"      base_file_url: {telegram.url}/file/bot\n"
+        + ("" if streaming else "streaming:\n  enabled: false\n")
     )
     (home / ".env").write_text(
         f"TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_ALLOWED_USERS={','.join(map(str, USERS))}\n"
@@ -251,40 +265,47 @@ async def _wait_idle(http: httpx.AsyncClient) -> None:
     raise TargetFailed("the Telegram peer still holds a getUpdates from the previous target.")
 
 
+def _percentiles(replies: Replies, marks: list[int], prefix: str) -> dict[str, Any]:
+    final = [replies.latency(m) for m in marks]
+    return {
+        f"{prefix}_p50_ms": _ms(nearest_rank(final, 0.50)),
+        f"{prefix}_p95_ms": _ms(nearest_rank(final, 0.95)),
+        f"{prefix}_p99_ms": _ms(nearest_rank(final, 0.99)),
+        f"{prefix}_first_visible_p50_ms": _ms(
+            nearest_rank([replies.latency(m, first=True) for m in marks], 0.50)
+        ),
+    }
+
+
 async def _load(replies: Replies, target: Child) -> dict[str, Any]:
     warm = [await replies.roundtrip(WARM_CHAT) for _ in range(WARMUP)]
     cpu0 = tree_cpu_seconds(target.proc.pid)
-    sequential, in_a_row = [], 0
+    sequential: list[int] = []
     for _ in range(SEQUENTIAL):
-        latency = await replies.roundtrip(SEQ_CHAT)
-        sequential.append(latency)
-        in_a_row = in_a_row + 1 if latency is None else 0
-        if in_a_row >= MAX_LOST_IN_A_ROW:
+        sequential.append(await replies.roundtrip(SEQ_CHAT))
+        recent = sequential[-MAX_LOST_IN_A_ROW:]
+        if len(recent) == MAX_LOST_IN_A_ROW and all(replies.latency(m) is None for m in recent):
             raise TargetFailed(
-                f"{target.name} stopped answering: {in_a_row} messages in a row got "
-                f"no reply within {replies.lost_after:g} s.\n{target.log_tail()}"
+                f"{target.name} stopped answering: {MAX_LOST_IN_A_ROW} messages in a row got "
+                f"no final reply within {replies.lost_after:g} s.\n{target.log_tail()}"
             )
 
-    async def chat(chat_id: int) -> list[float | None]:
+    async def chat(chat_id: int) -> list[int]:
         return [await replies.roundtrip(chat_id) for _ in range(PER_CHAT)]
 
     first_inject = time.monotonic()
-    per_chat = await asyncio.gather(*(chat(CHAT_BASE + i) for i in range(CHATS)))
-    concurrent = [x for lat in per_chat for x in lat]
-    done = [x for x in concurrent if x is not None]
-    span = replies.last_done - first_inject
+    concurrent = [
+        m for ms in await asyncio.gather(*(chat(CHAT_BASE + i) for i in range(CHATS))) for m in ms
+    ]
     cpu1 = tree_cpu_seconds(target.proc.pid)
-    measured = SEQUENTIAL + CHATS * PER_CHAT
+    answered = [replies.final[m] for m in concurrent if replies.latency(m) is not None]
+    span = max(answered, default=first_inject) - first_inject
     return {
-        "first_reply_ms": _ms(warm[0]),
-        "seq_p50_ms": _ms(nearest_rank(sequential, 0.50)),
-        "seq_p95_ms": _ms(nearest_rank(sequential, 0.95)),
-        "seq_p99_ms": _ms(nearest_rank(sequential, 0.99)),
-        "conc_p50_ms": _ms(nearest_rank(concurrent, 0.50)),
-        "conc_p95_ms": _ms(nearest_rank(concurrent, 0.95)),
-        "conc_p99_ms": _ms(nearest_rank(concurrent, 0.99)),
-        "throughput_msg_s": round(len(done) / span, 1) if done and span > 0 else None,
-        "cpu_ms_per_msg": round((cpu1 - cpu0) * 1000 / measured, 2),
+        "first_reply_ms": _ms(replies.latency(warm[0])),
+        **_percentiles(replies, sequential, "seq"),
+        **_percentiles(replies, concurrent, "conc"),
+        "throughput_msg_s": round(len(answered) / span, 1) if span > 0 else None,
+        "cpu_ms_per_msg": round((cpu1 - cpu0) * 1000 / (len(sequential) + len(concurrent)), 2),
     }
 
 
@@ -377,7 +398,7 @@ def _ratios(ours: dict, floor: dict) -> dict:
     return out
 
 
-async def bench(runs: int) -> tuple[dict, bool]:
+async def bench(runs: int, streaming: bool) -> tuple[dict, bool]:
     t0 = time.monotonic()
     telegram = start_peer("tests.peers.telegram_peer", "--token", TOKEN)
     t1 = time.monotonic()
@@ -394,7 +415,7 @@ async def bench(runs: int) -> tuple[dict, bool]:
                 try:
                     with tempfile.TemporaryDirectory(prefix="hermes-bench-") as tmp:
                         target = (
-                            gateway_child(Path(tmp) / "home", telegram, openai)
+                            gateway_child(Path(tmp) / "home", telegram, openai, streaming)
                             if name == "ours"
                             else floor_child(telegram, openai)
                         )
@@ -420,6 +441,7 @@ async def bench(runs: int) -> tuple[dict, bool]:
             "lost_after_s": Replies.lost_after,
             "late_after_s": Replies.late_after,
         },
+        "gateway_streaming": "on (default)" if streaming else "off (--no-streaming)",
         "clock": "CLOCK_MONOTONIC shared with the peer" if peer_clock else "bench observation",
         "ours": ours,
         "floor": floor,
@@ -432,9 +454,12 @@ async def bench(runs: int) -> tuple[dict, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1, help="repeat N times, report medians")
+    parser.add_argument(
+        "--no-streaming", action="store_true", help="run the gateway with streaming.enabled false"
+    )
     args = parser.parse_args(argv)
     try:
-        report, ok = asyncio.run(bench(max(1, args.runs)))
+        report, ok = asyncio.run(bench(max(1, args.runs), not args.no_streaming))
     except Exception as exc:  # a peer failed: still one JSON line, and a non-zero exit
         report, ok = {"bench": "telegram", "errors": [f"{type(exc).__name__}: {exc}"]}, False
     print(json.dumps(report, ensure_ascii=False))

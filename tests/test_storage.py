@@ -75,6 +75,6 @@ async def test_unsent_outbox_rows_are_delivered_after_a_restart(tmp_path):
     store.outbox_add(NewOutbox("console", "local", "queued before the crash"), 1.0)
     store.close()
     async with running_engine(home) as (engine, replies):
-        assert await replies.next() == "queued before the crash"
+        assert (await replies.wait_for(1)) == ["queued before the crash"]
         await asyncio.sleep(0.05)
         assert engine.store.outbox_pending() == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import MappingProxyType
@@ -461,12 +462,26 @@ async def test_disconnect_ends_a_long_poll_in_flight(telegram_peer, tmp_path):
     await until_peer(telegram_peer, lambda s: s["in_flight_get_updates"] == 0)
 
 
+async def test_the_token_never_reaches_the_logs(telegram_peer, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with running(telegram_peer, tmp_path) as (adapter, harness):
+        await telegram_peer.aio.message(DM, "hi")
+        await harness.message()
+        await adapter.send(OutboundMessage(str(DM), "<b>broken", parse_mode="HTML"))
+        await telegram_peer.aio.set_token("555:NEW-TOKEN")
+        await harness.status("failed")
+    assert caplog.records  # the adapter and python-telegram-bot did log
+    assert "/bot<redacted>/getUpdates" in caplog.text
+    assert telegram_peer.default_token not in caplog.text
+
+
 # -- webhook mode -------------------------------------------------------------------------------
 
 
 async def test_webhook_checks_the_secret_delivers_updates_and_ignores_edits(
-    telegram_peer, tmp_path
+    telegram_peer, tmp_path, caplog
 ):
+    caplog.set_level(logging.DEBUG)
     update = {
         "update_id": 9001,
         "message": {
@@ -498,6 +513,7 @@ async def test_webhook_checks_the_secret_delivers_updates_and_ignores_edits(
         assert [m.text for m in harness.inbound] == ["via webhook"]
     stats = await telegram_peer.aio.stats()
     assert stats["webhook"]["url"]  # left set on stop: updates queue at Telegram meanwhile
+    assert "setWebhook" in caplog.text and secret not in caplog.text
     assert "getUpdates" not in stats["calls"]
 
 

@@ -114,8 +114,8 @@ class Engine:
         await asyncio.gather(*(self._connect(p) for p in enabled))
         for row in self.store.inbox_pending():  # answered nothing yet: a crash or a shutdown
             self._route(row.id, message_from_payload(row.payload))
-        for row in self.store.outbox_pending():
-            self._spawn(self.sender.deliver(row))
+        for name in self.adapters:  # replies a crash or an outage left unsent
+            self._spawn(self.flush_outbox(name))
         self._loops.append(asyncio.create_task(self.services.cron.run_forever(), name="cron"))
         if self.settings.raw.get("mcp_servers"):
             self._spawn(self.reload_mcp(self.settings.raw["mcp_servers"]))
@@ -144,8 +144,11 @@ class Engine:
 
     def _status_reporter(self, name: str) -> Callable[[str, str], None]:
         def report(state: str, detail: str) -> None:
+            previous = self.platform_state.get(name)
             self.platform_state[name] = state
             self.bus.publish(PlatformStatusChanged(name, state, detail))
+            if state == "connected" and previous != "connected":
+                self._spawn(self.flush_outbox(name))  # (back) online: send what waited
 
         return report
 
@@ -346,6 +349,11 @@ class Engine:
 
     def queue_row(self, row: NewOutbox) -> None:
         self.send_later(self.store.outbox_add(row, self.clock()), row)
+
+    async def flush_outbox(self, platform: str) -> None:
+        """Send this platform's unsent replies, oldest first."""
+        for row in self.store.outbox_pending(platform):
+            await self.sender.deliver(row)
 
     def send_later(self, outbox_id: int, row: NewOutbox) -> None:
         self._spawn(self.sender.deliver(wiring.outbox_row(outbox_id, row)))

@@ -24,7 +24,6 @@ from hermes_gateway.core.events import (
     TurnStarted,
 )
 from hermes_gateway.core.types import InboundMessage, OutboundMessage, SessionSource
-from hermes_gateway.delivery.formatting import length_function
 from hermes_gateway.delivery.progress import ChatProgress
 from hermes_gateway.delivery.streaming import StreamingReply
 from hermes_gateway.sessions.lane import TurnControl
@@ -92,33 +91,23 @@ class TurnRunner:
         id is recorded on the inbox rows at once, so a re-run after a crash edits that message
         instead of sending a second one."""
         engine = self.engine
-        adapter = engine.adapter(source.platform.value)
-        if adapter is None or not engine.settings.streaming.enabled:
-            return None
-        caps = adapter.capabilities
-        if not caps.can_edit:
+        streaming = engine.settings.streaming
+        if not streaming.enabled:
             return None
         store = engine.store
-
-        async def edit(message_id: str, text: str, parse_mode: str):
-            return await adapter.edit(source.chat_id, message_id, text, parse_mode)
 
         def remember(message_id: str) -> None:
             if inbox_ids:
                 store.inbox_set_stream(inbox_ids, message_id)
 
-        return StreamingReply(
-            adapter.send,
-            edit,
-            interval=engine.settings.streaming.edit_interval,
-            length=length_function(caps.length_unit),
-            limit=caps.max_length,
-            markup=caps.markup,
-            existing_message_id=store.inbox_stream(inbox_ids) if inbox_ids else "",
-            on_message_id=remember,
-            chat_id=source.chat_id,
+        return engine.sender.stream(
+            source.platform.value,
+            source.chat_id,
             thread_id=source.thread_id,
             reply_to=reply_to,
+            existing_message_id=store.inbox_stream(inbox_ids) if inbox_ids else "",
+            on_message_id=remember,
+            interval=streaming.edit_interval,
         )
 
     def _chat_progress(self, source: SessionSource) -> ChatProgress | None:

@@ -60,6 +60,10 @@ class Sender:
             return False
         # No await before the lock: rows spawned in order take the chat's lock in order.
         async with self._chat_turn(row.platform, row.chat_id):
+            # A row can be handed over twice (a reply and a reconnect flush): the store says
+            # whether it still needs sending, and the chat lock makes that check race-free.
+            if self.store.outbox_status(row.id) != "pending":
+                return False
             return await self._deliver(adapter, row, buttons)
 
     def stream(

@@ -10,6 +10,7 @@ import itertools
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from hermes_gateway.core.types import (
@@ -24,6 +25,7 @@ from hermes_gateway.core.types import (
 from hermes_gateway.platforms.base import Adapter
 
 CONSOLE_CHAT = "local"
+UNHEARD_LIMIT = 200
 CONSOLE_USER = "operator"
 
 
@@ -34,12 +36,16 @@ class ConsoleAdapter(Adapter):
     def __init__(self, settings, context) -> None:
         super().__init__(settings, context)
         self._outputs: list[Callable[[OutboundMessage], None]] = []
+        self._unheard: deque[OutboundMessage] = deque(maxlen=UNHEARD_LIMIT)
         self._ids = itertools.count(1)
         self._boot = time.time_ns()
 
     def add_output(self, callback: Callable[[OutboundMessage], None]) -> Callable[[], None]:
-        """Called with every message the agent sends to the console. Returns a remover."""
+        """Called with every message the agent sends to the console (and, for the first
+        output, with what was sent before anyone listened). Returns a remover."""
         self._outputs.append(callback)
+        while self._unheard:
+            callback(self._unheard.popleft())
         return lambda: self._outputs.remove(callback)
 
     async def connect(self) -> None:
@@ -49,6 +55,8 @@ class ConsoleAdapter(Adapter):
         self.context.report_status("stopped", "")
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        if not self._outputs:  # e.g. replies recovered at start-up, before the UI attaches
+            self._unheard.append(message)
         for output in list(self._outputs):
             output(message)
         return SendResult(ok=True, message_id=f"c{next(self._ids)}")

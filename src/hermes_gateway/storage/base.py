@@ -67,6 +67,10 @@ class Store(ABC):
     def outbox_pending(self, platform: str | None = None) -> list[OutboxRow]: ...
 
     @abstractmethod
+    def outbox_status(self, outbox_id: int) -> str:
+        """pending | sent | failed, or "" for an unknown row."""
+
+    @abstractmethod
     def outbox_mark_sent(self, outbox_id: int, platform_message_id: str, now: float) -> None: ...
 
     @abstractmethod

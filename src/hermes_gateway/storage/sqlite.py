@@ -136,6 +136,10 @@ class SQLiteStore(SQLiteAdminMixin, SQLiteCronMixin, Store):
             args = (platform,)
         return [_outbox(r) for r in self._db.execute(sql + " ORDER BY id", args).fetchall()]
 
+    def outbox_status(self, outbox_id):
+        row = self._db.execute("SELECT status FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        return row[0] if row else ""
+
     def outbox_mark_sent(self, outbox_id, platform_message_id, now):
         self._db.execute(
             "UPDATE outbox SET status = 'sent', platform_message_id = ?, sent_at = ?,"

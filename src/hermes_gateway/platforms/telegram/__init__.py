@@ -12,6 +12,7 @@ This module holds the adapter's options, read from `PlatformSettings.extra`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -132,3 +133,38 @@ def redact(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, "<redacted>")
     return text
+
+
+# Loggers that print Bot API URLs (which contain the token) or request parameters (which
+# contain the webhook secret): python-telegram-bot's at DEBUG, httpx's at INFO.
+_NOISY_LOGGERS = (
+    "telegram.Bot",
+    "telegram.request.BaseRequest",
+    "telegram.request.HTTPXRequest",
+    "httpx",
+)
+
+
+class _SecretFilter(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        cleaned = redact(text, *self.secrets)
+        if cleaned != text:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = _SecretFilter()
+
+
+def protect_logs(*secrets: str) -> None:
+    """Redact these secrets from the libraries' log lines (before the Bot logs its URL)."""
+    _FILTER.secrets.update(s for s in secrets if s)
+    for name in _NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

@@ -21,7 +21,7 @@ from hermes_gateway.core.types import (
 )
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 
-from . import options_from_settings, redact, rejection
+from . import options_from_settings, protect_logs, redact, rejection
 from .convert import (
     BotIdentity,
     Converted,
@@ -37,9 +37,6 @@ from .polling import Poller, StatusLatch, build_bot
 from .webhook import WebhookServer, new_secret
 
 log = logging.getLogger("hermes.telegram")
-# httpx logs every request URL at INFO, and a Bot API URL contains the token.
-if logging.getLogger("httpx").level == logging.NOTSET:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 ANSWER_LIMIT = 200  # characters Telegram shows in a callback answer
 BUTTON_FAILED = "That did not work. Please try again."
@@ -70,6 +67,8 @@ class TelegramAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
+        self._secret = self.options.webhook_secret or new_secret()
+        protect_logs(self.options.token, self._secret)
         self._status = StatusLatch(context.report_status)
         self._cache = context.home.cache_dir / "telegram"
         self.identity: BotIdentity | None = None
@@ -111,9 +110,7 @@ class TelegramAdapter(Adapter):
             self._status("connected", "")
 
     async def _connect_webhook(self) -> None:
-        self.webhook = WebhookServer(
-            self.options, self.options.webhook_secret or new_secret(), self.handle_update
-        )
+        self.webhook = WebhookServer(self.options, self._secret, self.handle_update)
         try:
             await self._setup()
         except InvalidToken as exc:

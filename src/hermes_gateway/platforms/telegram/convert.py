@@ -6,7 +6,9 @@ and Bot API errors as SendResults the delivery layer can act on."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import warnings
 from dataclasses import dataclass
 
 from telegram import (
@@ -173,7 +175,7 @@ def _reply_target(message: Message) -> str:
 
 
 def _strip_address(text: str, username: str) -> str:
-    """ "@bot what's up" -> "what's up"; "/status@bot now" -> "/status now"."""
+    """Drop a leading "@bot" ("@bot hi" -> "hi") and a command's suffix ("/status@bot")."""
     if not username:
         return text
     name = re.escape(username)
@@ -242,6 +244,10 @@ def thread_ref(thread_id: str) -> int | None:
 
 
 def retry_seconds(exc: RetryAfter) -> float:
-    """RetryAfter's delay in seconds (PTB 22 is moving it from int to timedelta)."""
-    value = exc._retry_after  # the timedelta behind the deprecated int property
-    return max(0.0, value.total_seconds())
+    """RetryAfter's delay in seconds: an int in PTB 22 (with a deprecation warning), a
+    timedelta in later versions."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        value = exc.retry_after
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+    return max(0.0, seconds)
