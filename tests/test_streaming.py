@@ -120,6 +120,7 @@ async def test_edits_wait_for_the_interval():
     clock = StoppedClock()
     stream = reply(chat, interval=5.0, clock=clock)
     stream.feed("one two three")
+    clock.now += 5.0  # the reply is taking a while: the first message goes out
     await chat.wait_ops(1)
     stream.feed(" four five")
     await settle()
@@ -129,15 +130,28 @@ async def test_edits_wait_for_the_interval():
     assert [op[0] for op in chat.ops] == ["send", "edit"]  # only the final edit
 
 
-async def test_the_first_message_waits_for_a_few_words():
+async def test_a_quick_reply_is_never_streamed():
     chat = Chat()
-    stream = reply(chat, interval=5.0, clock=StoppedClock())
+    clock = StoppedClock()
+    stream = reply(chat, interval=5.0, clock=clock)
+    stream.feed("Hi there, my friend, here is the whole answer")
+    await settle()
+    assert chat.ops == []  # done within the interval: the caller sends it as one message
+    assert await stream.finish("Hi there, my friend, here is the whole answer") == ""
+    assert chat.ops == []
+
+
+async def test_the_first_message_goes_out_once_the_reply_takes_longer_than_the_interval():
+    chat = Chat()
+    clock = StoppedClock()
+    stream = reply(chat, interval=5.0, clock=clock)
     stream.feed("Hi")
     await settle()
     assert chat.ops == []
-    stream.feed(" there, my friend")
+    clock.now += 5.0
+    stream.feed(" there")
     await chat.wait_ops(1)
-    assert chat.ops[0][1].startswith("Hi there, my friend")
+    assert chat.ops[0][1].startswith("Hi there")
     await stream.abort()
 
 

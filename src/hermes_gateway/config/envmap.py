@@ -14,7 +14,8 @@ Read from `.env` and from the process environment (the process wins):
     HERMES_MODEL              model.default
     HERMES_PROVIDER           model.provider
     TELEGRAM_BASE_URL, TELEGRAM_BASE_FILE_URL, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET,
-    TELEGRAM_WEBHOOK_PORT, TELEGRAM_WEBHOOK_HOST, TELEGRAM_REQUIRE_MENTION
+    TELEGRAM_WEBHOOK_PORT, TELEGRAM_WEBHOOK_HOST, TELEGRAM_REQUIRE_MENTION,
+    TELEGRAM_MAX_FILE_MB, TELEGRAM_LONG_POLL_TIMEOUT
                               platforms.telegram.extra.*    (strings, as the adapter reads them)
 
 <PREFIX> is a Platform's env_prefix (TELEGRAM, WECOM_CALLBACK, ...). Model API keys such as
@@ -42,6 +43,8 @@ _GLOBAL = {
     "TELEGRAM_WEBHOOK_PORT": "platforms.telegram.extra.webhook_port",
     "TELEGRAM_WEBHOOK_HOST": "platforms.telegram.extra.webhook_host",
     "TELEGRAM_REQUIRE_MENTION": "platforms.telegram.extra.require_mention",
+    "TELEGRAM_MAX_FILE_MB": "platforms.telegram.extra.max_file_mb",
+    "TELEGRAM_LONG_POLL_TIMEOUT": "platforms.telegram.extra.long_poll_timeout",
 }
 
 # Suffix -> platform field. For one field, the earlier suffix wins (BOT_TOKEN over TOKEN).

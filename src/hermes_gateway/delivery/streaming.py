@@ -1,5 +1,6 @@
-"""A reply that appears while the model writes it: one message, sent once there are a few words and
-then edited in place at most once per `interval`, by a single background task that always shows
+"""A reply that appears while the model writes it: one message, sent once the reply has taken
+longer than `interval` (a quick reply arrives as one message, with no partial before it), then
+edited in place at most once per `interval`, by a single background task that always shows
 the latest text (intermediate states are skipped, never queued).
 
 The stream ends in exactly one of two ways: `finish(final)` turns the streamed message into the
@@ -24,7 +25,6 @@ log = logging.getLogger("hermes.streaming")
 
 CURSOR = "▌"
 CURSOR_ROOM = 2  # UTF-16 units kept free for the cursor
-FIRST_WORDS = 3  # the first message waits for this many words (or `interval`)
 FINAL_ATTEMPTS = 3
 FINAL_BACKOFF = 0.5
 MAX_RETRY_AFTER = 60.0
@@ -144,10 +144,10 @@ class StreamingReply:
     def _delay(self) -> float:
         now = self.clock()
         due = self._not_before
-        if not self._message_id:
-            words = len(self._text.split(None, FIRST_WORDS))
-            if words < FIRST_WORDS and self._first_at is not None:
-                due = max(due, self._first_at + self.interval)
+        if not self._message_id and self._first_at is not None:
+            # Only a reply that takes a while is streamed: one that is done within `interval`
+            # arrives as a single message, with no partial before it.
+            due = max(due, self._first_at + self.interval)
         else:
             due = max(due, self._last_push + self.interval)
         return due - now

@@ -53,6 +53,10 @@ class TelegramOptions:
     webhook_secret: str = ""
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8443
+    # Telegram's documented limits: about one message a second per chat (short bursts are
+    # tolerated) and about 30 a second overall. 0 turns a limit off (429s are still honoured).
+    per_chat_rate: float = 1.0
+    global_rate: float = 25.0
 
     def __repr__(self) -> str:  # never show the token or the webhook secret
         return f"TelegramOptions(base_url={self.base_url!r}, webhook_url={self.webhook_url!r})"
@@ -84,6 +88,8 @@ def options_from_settings(settings: Any) -> TelegramOptions:
         webhook_secret=_text(extra, "webhook_secret"),
         webhook_host=_text(extra, "webhook_host") or "127.0.0.1",
         webhook_port=int(_number(extra, "webhook_port", 8443, low=0)),
+        per_chat_rate=_number(extra, "per_chat_rate", 1.0, low=0.0),
+        global_rate=_number(extra, "global_rate", 25.0, low=0.0),
     )
 
 

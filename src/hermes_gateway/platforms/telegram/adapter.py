@@ -67,6 +67,11 @@ class TelegramAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
+        self.capabilities = dataclasses.replace(
+            TelegramAdapter.capabilities,
+            per_chat_rate=self.options.per_chat_rate,
+            global_rate=self.options.global_rate,
+        )
         self._secret = self.options.webhook_secret or new_secret()
         protect_logs(self.options.token, self._secret)
         self._status = StatusLatch(context.report_status)
