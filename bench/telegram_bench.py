@@ -2,7 +2,9 @@
 
 Both targets run as subprocesses against the same two loopback peers (the Telegram Bot API peer
 and the OpenAI-compatible peer answering with the offline responder), reset between targets.
-The gateway runs with its default settings (streaming on) unless --no-streaming is given.
+The gateway runs with its default settings (streaming on; the adapter's Telegram send limits,
+1 message/s per chat with a small burst and 25/s overall) unless --no-streaming or
+--no-rate-limits says otherwise; the floor never limits itself.
 Per target and run:
   startup       process spawn → the peer's first getUpdates
   warm-up       3 messages in one chat (first_reply_ms is the first of them)
@@ -25,7 +27,7 @@ clock for every process on the machine, so they are compared with this process's
 time.monotonic() directly; that is checked against the peer's `started_at` at start, and if it
 does not hold, the bench's own observation times are used instead (reported as "clock").
 
-    .venv/bin/python bench/telegram_bench.py [--runs N] [--no-streaming]   # ONE JSON line
+    .venv/bin/python bench/telegram_bench.py [--runs N] [--no-streaming] [--no-rate-limits]
 
 With --runs N each figure is the median over N runs (lost/duplicated/late are summed); the order
 of the two targets alternates between runs. Exits 1 only when something broke (a target did not
@@ -187,7 +189,7 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def gateway_child(home: Path, telegram: Peer, openai: Peer, streaming: bool) -> Child:
+def gateway_child(home: Path, telegram: Peer, openai: Peer, streaming: bool, limits: bool) -> Child:
     if not ADAPTER_DIR.is_dir():
         raise TargetFailed(
             "the Telegram adapter is not there yet (src/hermes_gateway/platforms/telegram/ is "
@@ -201,6 +203,7 @@ def gateway_child(home: Path, telegram: Peer, openai: Peer, streaming: bool) -> 
         # Until TELEGRAM_BASE_URL is wired into the adapter settings, the adapter reads these.
         f"platforms:\n  telegram:\n    extra:\n      base_url: {bot}\n"
         f"      base_file_url: {telegram.url}/file/bot\n"
+        + ("" if limits else "      per_chat_rate: 0\n      global_rate: 0\n")
         + ("" if streaming else "streaming:\n  enabled: false\n")
     )
     (home / ".env").write_text(
@@ -398,7 +401,7 @@ def _ratios(ours: dict, floor: dict) -> dict:
     return out
 
 
-async def bench(runs: int, streaming: bool) -> tuple[dict, bool]:
+async def bench(runs: int, streaming: bool, limits: bool) -> tuple[dict, bool]:
     t0 = time.monotonic()
     telegram = start_peer("tests.peers.telegram_peer", "--token", TOKEN)
     t1 = time.monotonic()
@@ -415,7 +418,7 @@ async def bench(runs: int, streaming: bool) -> tuple[dict, bool]:
                 try:
                     with tempfile.TemporaryDirectory(prefix="hermes-bench-") as tmp:
                         target = (
-                            gateway_child(Path(tmp) / "home", telegram, openai, streaming)
+                            gateway_child(Path(tmp) / "home", telegram, openai, streaming, limits)
                             if name == "ours"
                             else floor_child(telegram, openai)
                         )
@@ -442,6 +445,7 @@ async def bench(runs: int, streaming: bool) -> tuple[dict, bool]:
             "late_after_s": Replies.late_after,
         },
         "gateway_streaming": "on (default)" if streaming else "off (--no-streaming)",
+        "gateway_rate_limits": "on (default)" if limits else "off (--no-rate-limits)",
         "clock": "CLOCK_MONOTONIC shared with the peer" if peer_clock else "bench observation",
         "ours": ours,
         "floor": floor,
@@ -457,9 +461,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-streaming", action="store_true", help="run the gateway with streaming.enabled false"
     )
+    parser.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="run the gateway with the Telegram adapter's send limits off (as the floor)",
+    )
     args = parser.parse_args(argv)
     try:
-        report, ok = asyncio.run(bench(max(1, args.runs), not args.no_streaming))
+        report, ok = asyncio.run(
+            bench(max(1, args.runs), not args.no_streaming, not args.no_rate_limits)
+        )
     except Exception as exc:  # a peer failed: still one JSON line, and a non-zero exit
         report, ok = {"bench": "telegram", "errors": [f"{type(exc).__name__}: {exc}"]}, False
     print(json.dumps(report, ensure_ascii=False))

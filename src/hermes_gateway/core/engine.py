@@ -52,6 +52,7 @@ log = logging.getLogger("hermes.engine")
 
 INTERRUPT_ACK = "⚡ Interrupted — reading your new message."
 TYPING_REFRESH = 4.0  # seconds; platforms drop the indicator after ~5 s
+TYPING_DELAY = 0.3
 DRAIN_TIMEOUT = 2.0
 # Pairing answers worth a reply; repeats while a code is pending stay silent (no spam loop).
 PAIRING_REPLIES = {"issued", "too-many-pending", "locked"}
@@ -365,6 +366,8 @@ class Engine:
         async def keep_typing() -> None:
             if adapter is None or not adapter.capabilities.typing:
                 return
+            # A reply that is ready this soon needs no indicator: save the API call.
+            await asyncio.sleep(TYPING_DELAY)
             while True:
                 try:
                     await adapter.typing(src.chat_id, src.thread_id)

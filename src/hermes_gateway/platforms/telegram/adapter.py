@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 from typing import Any
 
 from telegram import CallbackQuery, Message, ReplyParameters, Update
@@ -34,7 +35,6 @@ from .convert import (
 )
 from .files import download, fits_caption, upload
 from .polling import Poller, StatusLatch, build_bot
-from .webhook import WebhookServer, new_secret
 
 log = logging.getLogger("hermes.telegram")
 
@@ -72,14 +72,16 @@ class TelegramAdapter(Adapter):
             per_chat_rate=self.options.per_chat_rate,
             global_rate=self.options.global_rate,
         )
-        self._secret = self.options.webhook_secret or new_secret()
+        # Telegram allows 1-256 of A-Z a-z 0-9 _ -: exactly token_urlsafe's alphabet.
+        self._secret = self.options.webhook_secret or secrets.token_urlsafe(32)
         protect_logs(self.options.token, self._secret)
         self._status = StatusLatch(context.report_status)
         self._cache = context.home.cache_dir / "telegram"
         self.identity: BotIdentity | None = None
         self.poller: Poller | None = None
-        self.webhook: WebhookServer | None = None
+        self.webhook = None  # a webhook.WebhookServer in webhook mode
         self.poll_task: asyncio.Task | None = None
+        self._menu_task: asyncio.Task | None = None
         self._bot, self._poll_request = build_bot(self.options)
 
     def __repr__(self) -> str:
@@ -115,6 +117,8 @@ class TelegramAdapter(Adapter):
             self._status("connected", "")
 
     async def _connect_webhook(self) -> None:
+        from .webhook import WebhookServer  # aiohttp is only loaded in webhook mode
+
         self.webhook = WebhookServer(self.options, self._secret, self.handle_update)
         try:
             await self._setup()
@@ -138,7 +142,8 @@ class TelegramAdapter(Adapter):
             await self.webhook.register(self._bot)
         else:
             await self._bot.delete_webhook()  # getUpdates is refused while a webhook is set
-        await self._set_commands()
+        # The menu is a nicety: set it beside the first poll, not in front of it.
+        self._menu_task = asyncio.create_task(self._set_commands(), name="telegram-menu")
 
     async def _set_commands(self) -> None:
         commands = command_menu(self.context.command_menu or [])
@@ -155,6 +160,8 @@ class TelegramAdapter(Adapter):
         raise TelegramAuthError(message)
 
     async def disconnect(self) -> None:
+        if self._menu_task is not None:
+            self._menu_task.cancel()
         if self.poller is not None:
             self.poller.stop()
         if self.poll_task is not None:

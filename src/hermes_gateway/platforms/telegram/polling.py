@@ -42,7 +42,10 @@ class HermesBot(Bot):
 
     async def get_raw_updates(self, offset: int | None, timeout: float) -> list[Any]:
         data = {"offset": offset, "timeout": int(timeout), "allowed_updates": list(ALLOWED_UPDATES)}
-        result = await self._post("getUpdates", data)
+        # _post does not add the long-poll time to the read timeout (Bot.get_updates would):
+        # without this, every idle poll longer than the base read timeout ends in TimedOut.
+        read_timeout = self._request[0].read_timeout + timeout
+        result = await self._post("getUpdates", data, read_timeout=read_timeout)
         return result if isinstance(result, list) else []
 
 
@@ -50,7 +53,7 @@ def build_bot(options: TelegramOptions) -> tuple[HermesBot, HTTPXRequest]:
     """The Bot and its dedicated getUpdates request (rebuilt when a long poll stalls)."""
     poll_request = HTTPXRequest(
         connection_pool_size=1,
-        # PTB adds the long-poll timeout to this; our own stall check fires first.
+        # get_raw_updates adds the long-poll timeout to this; our own stall check fires first.
         read_timeout=options.stall_grace + 5.0,
         connect_timeout=10.0,
     )

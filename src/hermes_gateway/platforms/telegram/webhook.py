@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -23,11 +22,6 @@ log = logging.getLogger("hermes.telegram")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SHUTDOWN_TIMEOUT = 0.5  # seconds given to requests in flight when the gateway stops
-
-
-def new_secret() -> str:
-    # Telegram allows 1-256 characters of A-Z a-z 0-9 _ -; token_urlsafe uses exactly those.
-    return secrets.token_urlsafe(32)
 
 
 class WebhookServer:
