@@ -25,6 +25,10 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The Telegram bench compares with a floor bot that sends as fast as it can, so by default both
+# run without proactive rate limits; BENCH_ARGS="--runs 3" measures with Telegram's limits on.
+BENCH_ARGS ?= --runs 3 --no-rate-limits
+
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/console_overhead.py
 	$(BIN)/python bench/cli_startup.py
