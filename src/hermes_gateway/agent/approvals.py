@@ -22,15 +22,31 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hermes_gateway.agent.danger import OK, Verdict, assess
-from hermes_gateway.agent.danger.normalize import clean
 from hermes_gateway.agent.tools.base import ToolError
 from hermes_gateway.config import ConfigError, update_yaml
 from hermes_gateway.config.yamlfile import read_yaml
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import ApprovalRequested, ApprovalResolved, EngineWarning
 from hermes_gateway.storage.base import Store
+
+if TYPE_CHECKING:
+    from hermes_gateway.agent.danger import Verdict
+
+
+def assess(command: str, hermes_home: Path | None = None):
+    # The danger tables cost ~20 ms to import: load them with the first command, not at start.
+    from hermes_gateway.agent.danger import assess as assess_command
+
+    return assess_command(command, hermes_home=hermes_home)
+
+
+def clean(command: str) -> str:
+    from hermes_gateway.agent.danger.normalize import clean as clean_command
+
+    return clean_command(command)
+
 
 log = logging.getLogger("hermes.approvals")
 
@@ -140,6 +156,8 @@ class ApprovalManager:
         """Return when the command may run; raise ApprovalDenied when it may not."""
         found = assess(command, hermes_home=self.hermes_home)
         if not found:
+            from hermes_gateway.agent.danger import OK
+
             return OK
         if found[0].level == "hardline":
             self._audit(session_key, command, found[0].reason, "blocked", "policy")
