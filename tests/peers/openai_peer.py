@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import sys
 from collections import deque
 from typing import Any
@@ -34,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from hermes_gateway.agent.offline import offline_chunks, offline_completion
+from tests.peers.serving import serve_app
 
 ARG_PIECES = 3  # argument pieces per tool call
 
@@ -230,27 +229,7 @@ class OpenAIPeer:
 
 
 async def serve(port: int) -> None:
-    runner = web.AppRunner(OpenAIPeer().app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    bound = runner.addresses[0][1]
-    print(f"PORT {bound}", flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    parent = os.getppid()
-    try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                if os.getppid() != parent:  # orphaned: the test run died without stopping us
-                    break
-    finally:
-        await runner.cleanup()
+    await serve_app(OpenAIPeer().app(), port)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,6 @@ import asyncio
 import base64
 import json
 import os
-import signal
 import sys
 import time
 from collections import deque
@@ -26,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.peers.serving import serve_app
 from tests.peers.telegram_html import EntityParseError, auto_entities, parse_text, utf16_len
 
 BOT_ID = 1000
@@ -801,29 +801,8 @@ METHODS = {m[2:].lower(): m[2:] for m in dir(TelegramPeer) if m.startswith("m_")
 
 
 async def serve(port: int, token: str, bot_username: str) -> None:
-    peer = TelegramPeer(token, bot_username)
     # handler_cancellation: a client that hangs up (a timed-out long poll) frees its poll slot.
-    runner = web.AppRunner(
-        peer.app(), access_log=None, handle_signals=False, handler_cancellation=True
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    print(f"PORT {runner.addresses[0][1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    parent = os.getppid()
-    try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                if os.getppid() != parent:  # orphaned: the test run died without stopping us
-                    break
-    finally:
-        await runner.cleanup()
+    await serve_app(TelegramPeer(token, bot_username).app(), port, handler_cancellation=True)
 
 
 def main(argv: list[str] | None = None) -> int:
