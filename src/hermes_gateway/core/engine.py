@@ -134,6 +134,7 @@ class Engine:
                     report,
                     deliver_action=lambda press: handle_button(self, press),
                     command_menu=self.commands.menu(),
+                    publish=self.bus.publish,
                 ),
             )
             report("connecting", "")
@@ -152,6 +153,20 @@ class Engine:
                 self._spawn(self.flush_outbox(name))  # (back) online: send what waited
 
         return report
+
+    async def reconnect_platform(self, name: str) -> None:
+        """Drop the platform's connection (if any) and connect it again (operator action)."""
+        await self.disable_platform(name, state="stopped")
+        await self._connect(Platform(name))
+
+    async def disable_platform(self, name: str, state: str = "disabled") -> None:
+        adapter = self.adapters.pop(name, None)
+        if adapter is not None:
+            try:
+                await asyncio.wait_for(adapter.disconnect(), timeout=DRAIN_TIMEOUT)
+            except Exception as exc:
+                log.warning("disconnecting %s failed: %s", name, exc)
+        self._status_reporter(name)(state, "by the operator" if state == "disabled" else "")
 
     async def stop(self, reason: str = "stop") -> None:
         """Cancel running turns (their messages stay in the inbox), finish sends in flight,

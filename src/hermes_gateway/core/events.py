@@ -192,3 +192,12 @@ class CronRun(Event):
     job_name: str  # not `name`: Event.name is the event's type name
     status: str  # started | ok | error | delivery-failed
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class ConsoleReply(Event):
+    """What the agent said in the local console (the operator's own chat): the one event with a
+    message body, for the TUI's console pane. Log sinks never print it."""
+
+    chat_id: str
+    text: str

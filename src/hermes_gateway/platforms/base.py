@@ -33,6 +33,8 @@ class AdapterContext:
     deliver_action: Callable[[ButtonPress], Awaitable[str]] | None = None
     # The chat commands as (name, description), for platforms with a command menu.
     command_menu: list[tuple[str, str]] | None = None
+    # Publish an engine event (the console uses it to show its replies in the TUI).
+    publish: Callable[[Any], None] | None = None
 
 
 class Adapter(ABC):

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from hermes_gateway.core.events import ConsoleReply
 from hermes_gateway.core.types import (
     Capabilities,
     ChatType,
@@ -55,6 +56,8 @@ class ConsoleAdapter(Adapter):
         self.context.report_status("stopped", "")
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        if self.context.publish is not None:
+            self.context.publish(ConsoleReply(message.chat_id, message.text))
         if not self._outputs:  # e.g. replies recovered at start-up, before the UI attaches
             self._unheard.append(message)
         for output in list(self._outputs):

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from hermes_gateway.core.events import Event
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+NEVER_LOGGED = frozenset({"ConsoleReply"})  # message bodies stay out of logs
 LEVELS = {"EngineError": "ERROR", "SendFailed": "WARN", "EngineWarning": "WARN"}
 STYLES = {"ERROR": "bold red", "WARN": "yellow", "INFO": "cyan"}
 
@@ -89,7 +90,7 @@ def event_printer(sink: PlainLog | RichLog) -> Callable[[Event], None]:
 
     def on_event(event: Event) -> None:
         name = event_name(event)
-        if name in quiet_events:
+        if name in quiet_events or event.name in NEVER_LOGGED:
             return
         values = {k: v for k, v in event.fields().items() if k not in quiet_fields}
         sink.line(event.at, LEVELS.get(event.name, "INFO"), name, sink.render(values))
