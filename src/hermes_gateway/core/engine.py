@@ -28,11 +28,11 @@ from hermes_gateway.core.events import (
     PlatformStatusChanged,
     SessionChanged,
 )
+from hermes_gateway.core.outbound import Outbound
 from hermes_gateway.core.turns import Pending, TurnRunner
 from hermes_gateway.core.types import (
     ChatType,
     InboundMessage,
-    OutboundMessage,
     Platform,
     SessionSource,
     message_from_payload,
@@ -46,19 +46,16 @@ from hermes_gateway.security.pairing import PairingManager
 from hermes_gateway.sessions.lane import Lane
 from hermes_gateway.sessions.manager import SessionManager
 from hermes_gateway.storage.base import Store
-from hermes_gateway.storage.records import NewOutbox
 
 log = logging.getLogger("hermes.engine")
 
 INTERRUPT_ACK = "⚡ Interrupted — reading your new message."
-TYPING_REFRESH = 4.0  # seconds; platforms drop the indicator after ~5 s
-TYPING_DELAY = 0.3
 DRAIN_TIMEOUT = 2.0
 # Pairing answers worth a reply; repeats while a code is pending stay silent (no spam loop).
 PAIRING_REPLIES = {"issued", "too-many-pending", "locked"}
 
 
-class Engine:
+class Engine(Outbound):
     def __init__(
         self,
         settings,
@@ -346,51 +343,6 @@ class Engine:
         if outcome.status in PAIRING_REPLIES:
             # Sent directly, not through the outbox: the code must never be stored in clear.
             self._spawn(self._send_direct(src, outcome.message))
-
-    async def _send_direct(self, src: SessionSource, text: str) -> None:
-        adapter = self.adapter(src.platform.value)
-        if adapter is not None:
-            await adapter.send(OutboundMessage(src.chat_id, text, thread_id=src.thread_id))
-
-    # -- outbound -------------------------------------------------------------------
-    def reply_row(self, src: SessionSource, text: str, key: str, reply_to: str = "") -> NewOutbox:
-        return NewOutbox(src.platform.value, src.chat_id, text, src.thread_id, reply_to, key)
-
-    def queue_reply(self, src: SessionSource, text: str, key: str = "") -> None:
-        """Write a reply to the outbox, then send it."""
-        self.queue_row(self.reply_row(src, text, key))
-
-    def queue_to(self, platform: str, chat_id: str, text: str, thread_id: str = "") -> None:
-        self.queue_row(NewOutbox(platform, chat_id, text, thread_id))
-
-    def queue_row(self, row: NewOutbox) -> None:
-        self.send_later(self.store.outbox_add(row, self.clock()), row)
-
-    async def flush_outbox(self, platform: str) -> None:
-        """Send this platform's unsent replies, oldest first."""
-        for row in self.store.outbox_pending(platform):
-            await self.sender.deliver(row)
-
-    def send_later(self, outbox_id: int, row: NewOutbox) -> None:
-        self._spawn(self.sender.deliver(wiring.outbox_row(outbox_id, row)))
-
-    def start_typing(self, src: SessionSource) -> asyncio.Task:
-        """Show "typing…" beside the turn, refreshed until cancelled."""
-        adapter = self.adapter(src.platform.value)
-
-        async def keep_typing() -> None:
-            if adapter is None or not adapter.capabilities.typing:
-                return
-            # A reply that is ready this soon needs no indicator: save the API call.
-            await asyncio.sleep(TYPING_DELAY)
-            while True:
-                try:
-                    await adapter.typing(src.chat_id, src.thread_id)
-                except Exception as exc:
-                    log.debug("typing on %s failed: %s", src.platform.value, exc)
-                await asyncio.sleep(TYPING_REFRESH)
-
-        return asyncio.create_task(keep_typing())
 
     # -- helpers ----------------------------------------------------------------------
     def describe_error(self, exc: BaseException) -> str:
