@@ -52,6 +52,11 @@ class HermesHome:
         return self.root / "gateway.lock"
 
     @property
+    def control_socket(self) -> Path:
+        """The running gateway's control socket (the TUI attaches here)."""
+        return self.root / "control.sock"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
