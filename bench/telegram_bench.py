@@ -189,7 +189,14 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def gateway_child(home: Path, telegram: Peer, openai: Peer, streaming: bool, limits: bool) -> Child:
+def gateway_child(
+    home: Path,
+    telegram: Peer,
+    openai: Peer,
+    streaming: bool,
+    limits: bool,
+    embedded_tui: bool = False,
+) -> Child:
     if not ADAPTER_DIR.is_dir():
         raise TargetFailed(
             "the Telegram adapter is not there yet (src/hermes_gateway/platforms/telegram/ is "
@@ -210,9 +217,12 @@ def gateway_child(home: Path, telegram: Peer, openai: Peer, streaming: bool, lim
         f"TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_ALLOWED_USERS={','.join(map(str, USERS))}\n"
         f"TELEGRAM_BASE_URL={bot}\n"
     )
+    argv = [sys.executable, "-m", "hermes_gateway", "gateway", "--headless"]
+    if embedded_tui:  # the same engine inside a running TUI (headless Textual driver)
+        argv = [sys.executable, str(REPO / "bench" / "tui_embedded.py")]
     return Child(
-        "the gateway",
-        [sys.executable, "-m", "hermes_gateway", "gateway", "--headless"],
+        "the TUI with an embedded engine" if embedded_tui else "the gateway",
+        argv,
         {**_clean_env(), "HERMES_HOME": str(home)},
         REPO,
         hint="Check that the Telegram adapter connects (its status line below).",
@@ -401,7 +411,11 @@ def _ratios(ours: dict, floor: dict) -> dict:
     return out
 
 
-async def bench(runs: int, streaming: bool, limits: bool) -> tuple[dict, bool]:
+async def bench(
+    runs: int, streaming: bool, limits: bool, compare: str = "floor"
+) -> tuple[dict, bool]:
+    """`ours` (hermes gateway --headless) against `compare`: the floor bot, or "tui" — the same
+    engine embedded in a running TUI (the ratio issue 5 asks for)."""
     t0 = time.monotonic()
     telegram = start_peer("tests.peers.telegram_peer", "--token", TOKEN)
     t1 = time.monotonic()
@@ -417,11 +431,15 @@ async def bench(runs: int, streaming: bool, limits: bool) -> tuple[dict, bool]:
             for name in order:
                 try:
                     with tempfile.TemporaryDirectory(prefix="hermes-bench-") as tmp:
-                        target = (
-                            gateway_child(Path(tmp) / "home", telegram, openai, streaming, limits)
-                            if name == "ours"
-                            else floor_child(telegram, openai)
-                        )
+                        home = Path(tmp) / "home"
+                        if name == "ours":
+                            target = gateway_child(home, telegram, openai, streaming, limits)
+                        elif compare == "tui":
+                            target = gateway_child(
+                                home, telegram, openai, streaming, limits, embedded_tui=True
+                            )
+                        else:
+                            target = floor_child(telegram, openai)
                         figures = await measure(target, telegram, openai, peer_clock)
                     results[name].append(figures)
                 except TargetFailed as exc:
@@ -446,6 +464,7 @@ async def bench(runs: int, streaming: bool, limits: bool) -> tuple[dict, bool]:
         },
         "gateway_streaming": "on (default)" if streaming else "off (--no-streaming)",
         "gateway_rate_limits": "on (default)" if limits else "off (--no-rate-limits)",
+        "floor_is": "the TUI with the engine embedded" if compare == "tui" else "floor_bot.py",
         "clock": "CLOCK_MONOTONIC shared with the peer" if peer_clock else "bench observation",
         "ours": ours,
         "floor": floor,
@@ -466,10 +485,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the gateway with the Telegram adapter's send limits off (as the floor)",
     )
+    parser.add_argument(
+        "--compare",
+        choices=("floor", "tui"),
+        default="floor",
+        help="what 'floor' is: the python-telegram-bot floor bot, or the engine embedded in "
+        "a running TUI (then the throughput ratio is headless / embedded inverted: higher is "
+        "better for the TUI)",
+    )
     args = parser.parse_args(argv)
     try:
         report, ok = asyncio.run(
-            bench(max(1, args.runs), not args.no_streaming, not args.no_rate_limits)
+            bench(max(1, args.runs), not args.no_streaming, not args.no_rate_limits, args.compare)
         )
     except Exception as exc:  # a peer failed: still one JSON line, and a non-zero exit
         report, ok = {"bench": "telegram", "errors": [f"{type(exc).__name__}: {exc}"]}, False
