@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hermes gateway
+	$(BIN)/hermes tui
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -33,6 +33,12 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/console_overhead.py
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/telegram_bench.py $(BENCH_ARGS)
+
+# The README's pictures, from a real embedded engine with loopback peers: SVG, and PNG through
+# cairosvg (the `screenshots` extra; installed here only when it is missing).
+screenshots: $(TEST_STAMP)
+	$(BIN)/python -c 'import cairosvg' 2>/dev/null || $(BIN)/pip install --quiet -e '.[screenshots]'
+	$(BIN)/python -m tests.screenshots
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

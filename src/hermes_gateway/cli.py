@@ -29,6 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="plain one-line-per-event log for a service manager (no colours, no TTY)",
     )
 
+    commands.add_parser(
+        "tui",
+        help="the terminal control center (attaches to a running gateway, or embeds one)",
+        description="The terminal control center: live panes for platforms, sessions, tool calls, tasks and approvals, and a "
+        "local chat with the agent. Attaches to the gateway running on HERMES_HOME when there "
+        "is one; otherwise runs the engine inside the TUI.",
+    )
+
     pairing = commands.add_parser("pairing", help="approve or revoke users who paired by DM")
     actions = pairing.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True
@@ -62,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hermes_gateway.cli_commands import gateway
 
         return gateway(args)
+    if args.command == "tui":
+        from hermes_gateway.cli_tui import tui
+
+        return tui(args)
     if args.command == "pairing":
         from hermes_gateway.cli_commands import pairing
 

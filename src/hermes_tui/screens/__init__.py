@@ -1,0 +1,1 @@
+"""Modal screens: approval details, help, a session's transcript, confirm quit."""
