@@ -38,7 +38,7 @@ class PaneNavigation(App):
         if not pane.display:
             pane.display = True
             self._fit_rows()
-        pane.focus_target.focus()
+        screen.set_focus(pane.focus_target)  # at once: a key typed next must find it focused
 
     def action_hide_pane(self) -> None:
         """Give the focused pane's room to the others; its digit brings it back."""

@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 
 class ApprovalBadge(Static):
-    count: reactive[int] = reactive(0)
+    count: reactive[int] = reactive(0, layout=True)  # width: auto must follow the text
 
     def render(self) -> str:
         if not self.count:

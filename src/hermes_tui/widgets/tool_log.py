@@ -126,7 +126,8 @@ class ToolLogPane(Pane):
         return {
             "time": time.strftime("%H:%M:%S", time.localtime(call.at)),
             "session": one_line(call.session_key, 18),
-            "tool": f"{call.emoji} {call.tool}",
+            # U+FE0F (emoji presentation) makes some terminals draw one cell where Rich counts two.
+            "tool": f"{call.emoji.replace(chr(0xFE0F), '')} {call.tool}",
             "preview": one_line(call.preview, 72),
             "took": duration(call.duration_ms),
             "status": Text(label, style=style),
