@@ -26,6 +26,7 @@ from hermes_gateway.agent.tools.base import Tool, ToolContext, ToolError, first_
 
 MAX_NAME = 64  # OpenAI-style function names: [a-zA-Z0-9_-]{1,64}
 MAX_OUTPUT = 50_000  # characters of one tool result handed to the model
+GONE_CHECK = 0.25  # seconds between checks that a called server is still there
 STOP_TIMEOUT = 10.0  # the library gives a stdio server 2 s after stdin closes, then SIGTERM/KILL
 
 
@@ -59,6 +60,7 @@ class _Server:
     )
     task: asyncio.Task[None] | None = None
     session: Any = None  # mcp.ClientSession while connected
+    inbound: Any = None  # the session's read stream: its writer closes when the transport ends
     tools: list[Any] = field(default_factory=list)  # mcp.types.Tool
     stderr: IO[str] | None = None
 
@@ -202,6 +204,7 @@ class MCPManager:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await self._open_transport(srv, stack)
+                srv.inbound = read
                 session = await stack.enter_async_context(ClientSession(read, write))
                 await session.initialize()
                 srv.tools = await _list_tools(session)
@@ -317,11 +320,13 @@ class MCPManager:
         from mcp.types import CONNECTION_CLOSED
 
         session = srv.session
-        if session is None or srv.stop.is_set():
+        if session is None or srv.stop.is_set() or _transport_gone(srv):
             raise ToolError(f"MCP server '{srv.name}' is not connected; /reload-mcp reconnects it")
         timeout = timedelta(seconds=srv.call_timeout)
         try:
-            result = await session.call_tool(remote, args or {}, read_timeout_seconds=timeout)
+            result = await _unless_gone(
+                srv, session.call_tool(remote, args or {}, read_timeout_seconds=timeout)
+            )
         except McpError as exc:
             if exc.error.code == 408:
                 raise ToolError(
@@ -338,6 +343,27 @@ class MCPManager:
         if result.isError:
             raise ToolError(srv.redact(text) or f"{remote} failed without a message")
         return text or "(no output)"
+
+
+def _transport_gone(srv: _Server) -> bool:
+    """True once the server's output has ended (it exited or the connection dropped): a request
+    sent then would wait for its whole read timeout, as the library never answers it."""
+    stats = getattr(srv.inbound, "statistics", None)
+    return stats is not None and stats().open_send_streams == 0
+
+
+async def _unless_gone(srv: _Server, call: Any) -> Any:
+    """Run a call, failing fast if the transport ends while it waits."""
+    task = asyncio.ensure_future(call)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=GONE_CHECK)
+            if not task.done() and _transport_gone(srv):
+                raise ConnectionError("the server went away")
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 async def _list_tools(session: Any) -> list[Any]:
