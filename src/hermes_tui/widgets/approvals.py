@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from hermes_gateway.control.snapshot import ApprovalView, Snapshot
 from hermes_gateway.core.events import ApprovalRequested, ApprovalResolved, Event
 from hermes_tui.format import ago, countdown, one_line
-from hermes_tui.widgets.pane import Pane
+from hermes_tui.widgets.pane import Pane, show
 from hermes_tui.widgets.table import Column, PaneTable
 
 COLUMNS = [
@@ -124,7 +124,7 @@ class ApprovalsPane(Pane):
             text = "Nothing waits for a decision."
         else:
             text = f"$ {view.command}\n{view.reason}"
-        self.query_one("#approval-detail", Static).update(text)
+        show(self.query_one("#approval-detail", Static), text)
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._show_detail()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.containers import Vertical
 from textual.widget import Widget
+from textual.widgets import Static
 
 from hermes_gateway.control.snapshot import Snapshot
 from hermes_gateway.core.events import Event
@@ -68,3 +69,11 @@ class Pane(Vertical):
 
     def on_descendant_focus(self) -> None:
         self.hermes.pane_focused(self)
+
+
+def show(static: Static, content: object) -> None:
+    """Update a Static only when its content changes: every update re-lays the widget out,
+    and these detail lines are set on each event batch."""
+    if getattr(static, "_hermes_shown", None) != content:
+        static._hermes_shown = content  # type: ignore[attr-defined]
+        static.update(content)

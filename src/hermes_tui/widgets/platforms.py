@@ -19,7 +19,7 @@ from hermes_gateway.core.events import (
     SendFailed,
 )
 from hermes_tui.format import ago, one_line
-from hermes_tui.widgets.pane import Pane
+from hermes_tui.widgets.pane import Pane, show
 from hermes_tui.widgets.table import Column, PaneTable
 
 STATES = {  # state -> (symbol, style)
@@ -158,7 +158,7 @@ class PlatformsPane(Pane):
             text = f"{name}: {row.state}" + (f" ({row.detail})" if row.detail else "")
             if row.last_error and row.last_error != row.detail:
                 text += f"\nlast error: {row.last_error}"
-        self.query_one("#platform-detail", Static).update(text)
+        show(self.query_one("#platform-detail", Static), text)
 
     # -- actions -------------------------------------------------------------------
     @property

@@ -15,7 +15,7 @@ from hermes_gateway.control.snapshot import Snapshot, TaskView
 from hermes_gateway.core.events import CronRun, Event, ProcessChanged, TaskChanged
 from hermes_tui import stopgaps
 from hermes_tui.format import ago, in_time, one_line
-from hermes_tui.widgets.pane import Pane
+from hermes_tui.widgets.pane import Pane, show
 from hermes_tui.widgets.table import Column, PaneTable
 
 KINDS = {"background": "◇ bg", "process": "▣ proc", "cron": "◷ cron"}
@@ -153,7 +153,7 @@ class TasksPane(Pane):
             text = f"{task.title}\nfrom {task.session_key or '—'}"
             if task.detail:
                 text += f"\n{task.detail}"
-        self.query_one("#task-detail", Static).update(text)
+        show(self.query_one("#task-detail", Static), text)
 
     # -- actions -------------------------------------------------------------------
     @property
