@@ -203,3 +203,26 @@ async def test_revoking_an_unknown_user_returns_false(tmp_path, attach):
 
 def _session_id(snap) -> str:
     return next(s.session_id for s in snap.sessions if s.key == CONSOLE_KEY)
+
+
+async def test_transcript_returns_the_sessions_entries_oldest_first(tmp_path, attach):
+    async with attach(tmp_path / "home") as it:
+        events = it.handle.events()
+        await it.handle.send_console("remember this")
+        await next_event(events, ConsoleReply)
+        session_id = _session_id(await it.handle.snapshot())
+        entries = await it.handle.transcript(session_id)
+        last = await it.handle.transcript(session_id, limit=1)
+    assert [e["role"] for e in entries] == ["user", "assistant"]
+    assert entries[0]["content"] == "remember this"
+    assert last == entries[-1:]
+
+
+async def test_kill_process_stops_a_background_process_once(tmp_path, attach):
+    async with attach(tmp_path / "home") as it:
+        processes = it.engine.services.processes
+        info = await processes.start("sleep 300", cwd=tmp_path, session_key=CONSOLE_KEY)
+        assert await it.handle.kill_process(info.id) is True
+        assert processes.get(info.id).state != "running"
+        assert await it.handle.kill_process(info.id) is False  # already ended
+        assert await it.handle.kill_process("proc_nope") is False

@@ -21,6 +21,13 @@ class GatewayHandle(Protocol):
     async def resolve_approval(self, approval_id: str, choice: str) -> bool:
         """choice: once | session | always | deny. False if it was no longer pending."""
 
+    async def transcript(self, session_id: str, limit: int = 200) -> list[dict]:
+        """The newest `limit` entries of a session, oldest first: role, content, tool_calls,
+        name (JSON-ready)."""
+
+    async def kill_process(self, process_id: str) -> bool:
+        """Stop a background process and its children. False if it had already ended."""
+
     async def stop_session(self, key: str) -> bool: ...
 
     async def reset_session(self, key: str) -> bool: ...

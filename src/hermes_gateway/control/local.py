@@ -148,6 +148,21 @@ class LocalHandle:
     async def resolve_approval(self, approval_id: str, choice: str) -> bool:
         return self.engine.resolve_approval(approval_id, choice, by="operator") is not None
 
+    async def transcript(self, session_id: str, limit: int = 200) -> list[dict]:
+        entries = self.engine.store.transcript(session_id)[-max(1, limit) :]
+        return [
+            {"role": e.role, "content": e.content, "tool_calls": e.tool_calls, "name": e.name}
+            for e in entries
+        ]
+
+    async def kill_process(self, process_id: str) -> bool:
+        processes = self.engine.services.processes
+        info = processes.get(process_id) if processes else None
+        if info is None or info.state != "running":
+            return False
+        await processes.kill(process_id)
+        return True
+
     async def stop_session(self, key: str) -> bool:
         return self.engine.stop_session(key)
 

@@ -53,6 +53,8 @@ class Arg:
 OPS: dict[str, tuple[Arg, ...]] = {
     "snapshot": (),
     "resolve_approval": (Arg("approval_id", str), Arg("choice", str)),
+    "transcript": (Arg("session_id", str), Arg("limit", int, required=False, default=200)),
+    "kill_process": (Arg("process_id", str),),
     "stop_session": (Arg("key", str),),
     "reset_session": (Arg("key", str),),
     "reconnect_platform": (Arg("name", str),),

@@ -110,6 +110,12 @@ class RemoteHandle:
     async def approve_pairing(self, platform: str, code: str) -> str:
         return str(await self._request("approve_pairing", platform=platform, code=code))
 
+    async def transcript(self, session_id: str, limit: int = 200) -> list[dict]:
+        return list(await self._request("transcript", session_id=session_id, limit=limit))
+
+    async def kill_process(self, process_id: str) -> bool:
+        return bool(await self._request("kill_process", process_id=process_id))
+
     async def revoke_pairing(self, platform: str, user_id: str) -> bool:
         return bool(await self._request("revoke_pairing", platform=platform, user_id=user_id))
 

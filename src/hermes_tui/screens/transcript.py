@@ -14,7 +14,6 @@ from textual.widgets import Label, RichLog, Static
 
 from hermes_gateway.control.handle import GatewayHandle
 from hermes_gateway.control.snapshot import SessionView
-from hermes_tui import stopgaps
 
 ROLES = {"user": ("you ", "bold cyan"), "assistant": ("agent", "bold magenta")}
 
@@ -32,6 +31,9 @@ def session_info(view: SessionView) -> str:
     if view.title:
         lines.insert(0, f"Title     {view.title}")
     return "\n".join(lines)
+
+
+TRANSCRIPT_LIMIT = 200  # newest entries shown: a long session must not stall the screen
 
 
 class TranscriptScreen(ModalScreen[None]):
@@ -55,18 +57,25 @@ class TranscriptScreen(ModalScreen[None]):
     @work(exit_on_error=False)
     async def load(self) -> None:
         log = self.query_one(RichLog)
-        entries = None
-        if self.handle is not None and stopgaps.can_read_transcripts(self.handle):
-            entries = await stopgaps.transcript(self.handle, self.view.session_id)
-        log.clear()
-        if entries is None:
-            log.write(Text("The transcript cannot be read over this connection yet.", "yellow"))
+        if self.handle is None:
             return
+        entries = await self.handle.transcript(self.view.session_id, TRANSCRIPT_LIMIT)
+        log.clear()
         if not entries:
             log.write(Text("No messages in this session yet.", style="grey50"))
-        for role, text in entries:
-            label, style = ROLES.get(role, (role[:5], "grey50"))
-            log.write(Text.assemble((f"{label:<6}", style), text))
+        for entry in entries:
+            label, style = ROLES.get(entry["role"], (entry["role"][:5], "grey50"))
+            log.write(Text.assemble((f"{label:<6}", style), entry_text(entry)))
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def entry_text(entry: dict) -> str:
+    """A transcript entry as one readable block: its text, the tools it called, a tool's name."""
+    content = entry.get("content") or ""
+    if entry.get("tool_calls"):
+        names = ", ".join(str(c.get("function", c).get("name", "?")) for c in entry["tool_calls"])
+        content = f"{content}\n→ calls {names}".strip()
+    name = entry.get("name") or ""
+    return f"[{name}] {content}" if name else content

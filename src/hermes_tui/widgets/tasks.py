@@ -13,7 +13,6 @@ from textual.widgets import DataTable, Static
 
 from hermes_gateway.control.snapshot import Snapshot, TaskView
 from hermes_gateway.core.events import CronRun, Event, ProcessChanged, TaskChanged
-from hermes_tui import stopgaps
 from hermes_tui.format import ago, in_time, one_line
 from hermes_tui.widgets.pane import Pane, show
 from hermes_tui.widgets.table import Column, PaneTable
@@ -167,13 +166,17 @@ class TasksPane(Pane):
             return None
         if action == "kill":
             live = task.kind == "process" and task.state == "running"
-            return True if live and stopgaps.can_kill(self.hermes.handle) else None
+            return True if live else None
         return True if task.kind == "cron" else None
 
     def action_kill(self) -> None:
         task = self.selected
         if task is not None:
-            self.command(stopgaps.kill_process(self.hermes.handle, task.id), f"kill {task.id}")
+            self.command(self._kill(task.id), f"kill {task.id}")
+
+    async def _kill(self, process_id: str) -> str:
+        killed = await self.hermes.handle.kill_process(process_id)
+        return f"Killed {process_id}." if killed else f"{process_id} had already ended."
 
     def action_run_cron(self) -> None:
         task = self.selected
