@@ -16,24 +16,9 @@ from hermes_gateway.control.protocol import LINE_LIMIT
 from hermes_gateway.control.remote import RemoteHandle
 from hermes_gateway.control.server import ControlServer
 from hermes_gateway.core.events import ConsoleReply, EngineWarning, ToolProgress
-from tests.gateway_proc import GatewayProcess
 from tests.helpers import WAIT, running_engine
 
 LISTENING = "control socket listening"
-
-
-@pytest.fixture
-def gateways():
-    started: list[GatewayProcess] = []
-
-    def start(home, *args, **kwargs) -> GatewayProcess:
-        gateway = GatewayProcess(home, *args, **kwargs)
-        started.append(gateway)
-        return gateway
-
-    yield start
-    for gateway in started:
-        gateway.stop()
 
 
 @pytest.fixture

@@ -4,24 +4,7 @@ refusing bad config, and exactly-once answers across a SIGKILL."""
 import sqlite3
 import time
 
-import pytest
-
-from tests.gateway_proc import GatewayProcess
 from tests.helpers import peer_config, write_config
-
-
-@pytest.fixture
-def gateways():
-    started: list[GatewayProcess] = []
-
-    def start(home, *args, **kwargs) -> GatewayProcess:
-        gateway = GatewayProcess(home, *args, **kwargs)
-        started.append(gateway)
-        return gateway
-
-    yield start
-    for gateway in started:
-        gateway.stop()
 
 
 def test_headless_console_round_trip_and_sigterm_exits_zero(tmp_path, gateways):
