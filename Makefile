@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench lint clean screenshots
+.PHONY: run test test-services bench lint clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,17 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/hermes tui
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) test-services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Real servers some tests need (dovecot for e-mail, Synapse for Matrix): each script in
+# tests/setup/ installs its server when it can (apt-get as root, a venv from PyPI) and is a
+# no-op when it is already there. A failure only makes those tests skip, with the reason.
+test-services: $(TEST_STAMP)
+	@for script in tests/setup/*.sh; do \
+		[ -e "$$script" ] || continue; \
+		bash "$$script" || echo "warning: $$script failed; the tests that need it will skip"; \
+	done
 
 # The Telegram bench compares with a floor bot that sends as fast as it can, so by default both
 # run without proactive rate limits; BENCH_ARGS="--runs 3" measures with Telegram's limits on.

@@ -413,3 +413,34 @@ def test_loading_a_full_home_changes_no_file(home: HermesHome) -> None:
     load_settings(home, environ={"TELEGRAM_BOT_TOKEN": "t"})
     assert sorted(home.root.iterdir()) == files
     assert [(p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode) for p in files] == before
+
+
+def test_other_platform_variables_become_extras_and_switch_the_platform_on(
+    home: HermesHome,
+) -> None:
+    settings = load_settings(
+        home,
+        environ={
+            "EMAIL_ADDRESS": "bot@example.org",
+            "EMAIL_IMAP_HOST": "imap.example.org",
+            "EMAIL_PASSWORD": "hunter2hunter2",
+            "WECOM_CALLBACK_CORP_ID": "ww1",
+            "SLACK_APP_TOKEN": "xapp-1-abc",
+            "SLACK_BOT_TOKEN": "xoxb-1-abc",
+        },
+    )
+    email = settings.platforms["email"]
+    assert email.enabled and email.token == ""
+    assert email.extra == {
+        "address": "bot@example.org",
+        "imap_host": "imap.example.org",
+        "password": "hunter2hunter2",
+    }
+    # The longest prefix wins: WECOM_CALLBACK_* is not WeCom's.
+    assert settings.platforms["wecom_callback"].extra == {"corp_id": "ww1"}
+    assert settings.platforms["wecom"].extra == {}
+    assert settings.platforms["slack"].token == "xoxb-1-abc"
+    assert settings.platforms["slack"].extra == {"app_token": "xapp-1-abc"}
+    assert "hunter2hunter2" not in repr(settings)
+    assert settings.source_of("platforms.email.extra.imap_host") == "environment"
+    assert not settings.platforms["discord"].enabled

@@ -22,12 +22,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hermes {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    gateway = commands.add_parser("gateway", help="run the gateway in the foreground")
+    gateway = commands.add_parser(
+        "gateway", help="run the gateway in the foreground; set it up; manage its service"
+    )
     gateway.add_argument(
         "--headless",
         action="store_true",
         help="plain one-line-per-event log for a service manager (no colours, no TTY)",
     )
+    gateway_actions = gateway.add_subparsers(
+        dest="gateway_action", metavar="ACTION", parser_class=_Parser
+    )
+    setup = gateway_actions.add_parser(
+        "setup", help="the arrow-key wizard: platforms, model provider, access, service"
+    )
+    setup.add_argument("platform", nargs="?", help="configure only this platform")
+    from hermes_gateway.service.cli import add_service_parsers
+
+    add_service_parsers(gateway_actions)
 
     commands.add_parser(
         "tui",
@@ -66,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "gateway" and args.gateway_action == "setup":
+        from hermes_tui.wizard import run_setup
+
+        return run_setup(args)
+    if args.command == "gateway" and args.gateway_action:
+        from hermes_gateway.service.cli import service_command
+
+        return service_command(args)
     if args.command == "gateway":
         from hermes_gateway.cli_commands import gateway
 

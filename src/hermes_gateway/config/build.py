@@ -132,10 +132,12 @@ def _platform(read: Reader, name: str, display: DisplaySettings) -> PlatformSett
     read.mapping(key)
     token = read.text(f"{key}.token")
     api_key = read.text(f"{key}.api_key")
-    # Configured credentials switch a platform on. The console needs none, and it is the
-    # operator's own terminal, so it lets its user in unless the config says otherwise.
+    extra = read.mapping(f"{key}.extra")
+    # Configured credentials (or any platform setting: e-mail and Signal have no token) switch
+    # a platform on. The console needs none, and it is the operator's own terminal, so it lets
+    # its user in unless the config says otherwise.
     console = name == "console"
-    default_enabled = console or bool(token or api_key)
+    default_enabled = console or bool(token or api_key or extra)
     own_progress = read.choice(f"{key}.tool_progress", None, TOOL_PROGRESS)
     # `display.platforms.<p>.tool_progress` is the documented Hermes name, so it wins.
     tool_progress = display.platforms.get(name, {}).get("tool_progress") or own_progress
@@ -148,7 +150,7 @@ def _platform(read: Reader, name: str, display: DisplaySettings) -> PlatformSett
         allowed_users=read.strings(f"{key}.allowed_users"),
         allow_all_users=read.boolean(f"{key}.allow_all_users", console),
         tool_progress=tool_progress,
-        extra=MappingProxyType(dict(read.mapping(f"{key}.extra"))),
+        extra=MappingProxyType(dict(extra)),
     )
 
 

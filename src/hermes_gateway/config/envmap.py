@@ -13,10 +13,8 @@ Read from `.env` and from the process environment (the process wins):
     HERMES_BACKGROUND_NOTIFICATIONS  display.background_process_notifications
     HERMES_MODEL              model.default
     HERMES_PROVIDER           model.provider
-    TELEGRAM_BASE_URL, TELEGRAM_BASE_FILE_URL, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET,
-    TELEGRAM_WEBHOOK_PORT, TELEGRAM_WEBHOOK_HOST, TELEGRAM_REQUIRE_MENTION,
-    TELEGRAM_MAX_FILE_MB, TELEGRAM_LONG_POLL_TIMEOUT
-                              platforms.telegram.extra.*    (strings, as the adapter reads them)
+    <PREFIX>_<ANY_OTHER>      platforms.<p>.extra.<any_other> (a string, as the adapter reads it),
+                              e.g. TELEGRAM_BASE_URL, SLACK_APP_TOKEN, EMAIL_IMAP_HOST
 
 <PREFIX> is a Platform's env_prefix (TELEGRAM, WECOM_CALLBACK, ...). Model API keys such as
 OPENAI_API_KEY are not platforms; they stay in `Settings.env` for the providers.
@@ -35,16 +33,6 @@ _GLOBAL = {
     "HERMES_BACKGROUND_NOTIFICATIONS": "display.background_process_notifications",
     "HERMES_MODEL": "model.default",
     "HERMES_PROVIDER": "model.provider",
-    # Telegram's own settings (the adapter reads them from platforms.telegram.extra).
-    "TELEGRAM_BASE_URL": "platforms.telegram.extra.base_url",
-    "TELEGRAM_BASE_FILE_URL": "platforms.telegram.extra.base_file_url",
-    "TELEGRAM_WEBHOOK_URL": "platforms.telegram.extra.webhook_url",
-    "TELEGRAM_WEBHOOK_SECRET": "platforms.telegram.extra.webhook_secret",
-    "TELEGRAM_WEBHOOK_PORT": "platforms.telegram.extra.webhook_port",
-    "TELEGRAM_WEBHOOK_HOST": "platforms.telegram.extra.webhook_host",
-    "TELEGRAM_REQUIRE_MENTION": "platforms.telegram.extra.require_mention",
-    "TELEGRAM_MAX_FILE_MB": "platforms.telegram.extra.max_file_mb",
-    "TELEGRAM_LONG_POLL_TIMEOUT": "platforms.telegram.extra.long_poll_timeout",
 }
 
 # Suffix -> platform field. For one field, the earlier suffix wins (BOT_TOKEN over TOKEN).
@@ -69,6 +57,21 @@ def _variables() -> list[tuple[str, str]]:
 _VARIABLES = _variables()
 
 
+# Longest first, so WECOM_CALLBACK_X belongs to wecom_callback and not to wecom.
+_PREFIXES = sorted(((f"{p.env_prefix}_", p.value) for p in Platform), key=lambda x: -len(x[0]))
+_NAMED = {variable for variable, _ in _VARIABLES}
+
+
+def _platform_extra(variable: str) -> str | None:
+    """platforms.<p>.extra.<rest> for a <PREFIX>_<REST> variable no fixed name claims."""
+    if variable in _NAMED:
+        return None
+    for prefix, name in _PREFIXES:
+        if variable.startswith(prefix) and len(variable) > len(prefix):
+            return f"platforms.{name}.extra.{variable[len(prefix) :].lower()}"
+    return None
+
+
 def env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     """dotted key -> (raw string value, variable name) for every mapped variable that is set."""
     found: dict[str, tuple[str, str]] = {}
@@ -77,4 +80,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
         if value is None or not value.strip() or key in found:
             continue
         found[key] = (value.strip(), variable)
+    for variable, value in environ.items():
+        key = _platform_extra(variable)
+        if key is not None and value.strip() and key not in found:
+            found[key] = (value.strip(), variable)
     return found

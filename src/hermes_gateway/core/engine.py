@@ -132,6 +132,7 @@ class Engine(Outbound):
                     deliver_action=lambda press: handle_button(self, press),
                     command_menu=self.commands.menu(),
                     publish=self.bus.publish,
+                    listen=self.bus.listen,
                 ),
             )
             report("connecting", "")

@@ -35,6 +35,9 @@ class AdapterContext:
     command_menu: list[tuple[str, str]] | None = None
     # Publish an engine event (the console uses it to show its replies in the TUI).
     publish: Callable[[Any], None] | None = None
+    # Follow engine events synchronously (e.g. MessageReceived / TurnFinished to show a
+    # processing reaction); returns the unsubscribe. The callback must not block.
+    listen: Callable[[Callable[[Any], None]], Callable[[], None]] | None = None
 
 
 class Adapter(ABC):

@@ -11,6 +11,12 @@ from hermes_gateway.platforms.base import Adapter
 ADAPTERS: dict[Platform, str] = {
     Platform.CONSOLE: "console:ConsoleAdapter",
     Platform.TELEGRAM: "telegram.adapter:TelegramAdapter",
+    Platform.DISCORD: "discord.adapter:DiscordAdapter",
+    Platform.SLACK: "slack.adapter:SlackAdapter",
+    Platform.EMAIL: "email.adapter:EmailAdapter",
+    Platform.MATRIX: "matrix.adapter:MatrixAdapter",
+    Platform.MATTERMOST: "mattermost.adapter:MattermostAdapter",
+    Platform.SIGNAL: "signal.adapter:SignalAdapter",
 }
 
 
