@@ -55,7 +55,9 @@ class PlatformDriver(ABC):
     users: Users
     group: str = ""  # a group conversation with alice, bob and the bot in it (if features.groups)
 
-    # -- lifecycle (the suite calls start once per test module and stop at the end) --------
+    # -- lifecycle: start() once per test session (on the session's event loop), reset()
+    # before every test, stop() at the end. start() may pytest.skip() with the reason when a
+    # server it needs is not installed.
     @abstractmethod
     async def start(self) -> None: ...
 
@@ -97,9 +99,16 @@ class PlatformDriver(ABC):
         """Deliver one inbound event the adapter must log and skip (a payload of the right
         kind with missing or wrong-typed fields), as the real server could."""
 
+    async def new_thread(self, user: str) -> str:
+        """Start a thread in `group` as `user` (a forum topic, a thread on a root message...)
+        and return its id as BotMessage.thread will show it. Only asked when the adapter's
+        capabilities say threads; the suite then sends into it with send(thread=...)."""
+        raise NotImplementedError
+
     async def restart(self) -> None:
         """Restart the peer (or drop every connection and refuse new ones for a moment),
-        keeping its state; messages users send meanwhile are delivered once it is back."""
+        keeping its state, and return once it serves again. The suite then sends a message
+        at once (the adapter may still be in its reconnect backoff) and expects the answer."""
         raise NotImplementedError
 
     # -- what the test observes -------------------------------------------------------------

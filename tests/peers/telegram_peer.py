@@ -5,7 +5,7 @@
 
 Bot API: /bot<token>/<method> (JSON, urlencoded or multipart), /file/bot<token>/<path>.
 Control endpoints under /_peer/ (see tests/peers/telegram_fixtures.py for a client):
-    POST message | callback | fail | stall | token | reset;  GET sent | wait | messages | stats
+    POST message | raw | callback | fail | stall | token | reset;  GET sent | wait | messages | stats
 A failure rule with status 0 drops the connection without answering (a network error).
 Every handler is O(1) apart from the requested slice; long polls wait on events, never sleep.
 Exits cleanly on SIGTERM / SIGINT, and by itself if its parent process dies."""
@@ -425,7 +425,7 @@ class TelegramPeer:
         app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[control_errors])
         app.router.add_route("*", "/bot{token}/{method}", self.bot_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self.download)
-        for name in ("message", "callback", "fail", "stall", "token", "reset"):
+        for name in ("message", "raw", "callback", "fail", "stall", "token", "reset"):
             app.router.add_post(f"/_peer/{name}", getattr(self, f"control_{name}"))
         for name in ("sent", "wait", "messages", "stats"):
             app.router.add_get(f"/_peer/{name}", getattr(self, f"control_{name}"))
@@ -733,6 +733,13 @@ class TelegramPeer:
         update_id = st.push_update("message", msg)
         return web.json_response({"update_id": update_id, "message_id": message_id})
 
+    async def control_raw(self, request: web.Request) -> web.Response:
+        """Queue an update exactly as given (``{"kind": "message", "payload": {...}}``): how a
+        test delivers something malformed."""
+        b = await request.json()
+        update_id = self.state.push_update(str(b["kind"]), b["payload"])
+        return web.json_response({"update_id": update_id})
+
     async def control_callback(self, request: web.Request) -> web.Response:
         b = await request.json()
         st = self.state
@@ -772,7 +779,7 @@ class TelegramPeer:
 
     async def control_messages(self, request: web.Request) -> web.Response:
         chat = self.state.chats.get(int(request.query["chat_id"]))
-        keep = ("text", "parse_mode", "edits", "entities", "reply_markup")
+        keep = ("text", "parse_mode", "edits", "entities", "reply_markup", "thread")
         view = {mid: {k: m[k] for k in keep} for mid, m in (chat.messages if chat else {}).items()}
         return web.json_response(view)
 

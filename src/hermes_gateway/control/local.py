@@ -89,7 +89,13 @@ class LocalHandle:
             stats = self._stats(name)
             views.append(
                 PlatformView(
-                    name, state, "", stats["since"], stats["in"], stats["out"], stats["last_error"]
+                    name,
+                    state,
+                    self.engine.platform_reason.get(name, ""),
+                    stats["since"],
+                    stats["in"],
+                    stats["out"],
+                    stats["last_error"],
                 )
             )
         return views

@@ -88,6 +88,7 @@ class Engine(Outbound):
         self.sender = Sender(store, self.bus, self.adapter, clock)
         self.adapters: dict[str, Adapter] = {}
         self.platform_state: dict[str, str] = {}
+        self.platform_reason: dict[str, str] = {}  # why it is in that state ("" when fine)
         self.lanes: dict[str, Lane] = {}
         self.home_channels: dict[str, str] = {}  # set by /sethome while running
         self._tasks: set[asyncio.Task] = set()
@@ -146,6 +147,7 @@ class Engine(Outbound):
         def report(state: str, detail: str) -> None:
             previous = self.platform_state.get(name)
             self.platform_state[name] = state
+            self.platform_reason[name] = detail
             self.bus.publish(PlatformStatusChanged(name, state, detail))
             if state == "connected" and previous != "connected":
                 self._spawn(self.flush_outbox(name))  # (back) online: send what waited
