@@ -1,0 +1,56 @@
+"""Connection health helpers for adapters that hold a long-lived connection (a websocket, an
+SSE stream): a jittered exponential backoff, a status reporter without repeats, and a sleep
+that ends at once when the adapter stops."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+BACKOFF_START = 1.0
+BACKOFF_CAP = 30.0
+
+
+class Backoff:
+    """Doubling delays up to `cap`, each spread by ±`jitter` so that many gateways that lost
+    one server do not all come back in the same millisecond."""
+
+    def __init__(
+        self, start: float = BACKOFF_START, cap: float = BACKOFF_CAP, jitter: float = 0.2
+    ) -> None:
+        self.start, self.cap, self.jitter = start, cap, jitter
+        self.current = start
+
+    def next(self) -> float:
+        delay, self.current = self.current, min(self.current * 2, self.cap)
+        return max(0.0, delay * random.uniform(1 - self.jitter, 1 + self.jitter))
+
+    def reset(self) -> None:
+        self.current = self.start
+
+
+class StatusLatch:
+    """report_status without repeats: the same (state, detail) twice in a row is sent once."""
+
+    def __init__(self, report: Callable[[str, str], None]) -> None:
+        self._report = report
+        self.last: tuple[str, str] | None = None
+
+    def __call__(self, state: str, detail: str = "") -> None:
+        if (state, detail) == self.last:
+            return
+        self.last = (state, detail)
+        self._report(state, detail)
+
+    @property
+    def state(self) -> str:
+        return self.last[0] if self.last else ""
+
+
+async def sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when `stopping` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        pass

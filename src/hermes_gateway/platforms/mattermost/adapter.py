@@ -1,0 +1,275 @@
+"""The Mattermost adapter: REST v4 for sending, the websocket for receiving, a catch-up of
+missed posts after every reconnect (and after a gateway restart: the newest handled post's
+time is kept in HERMES_HOME/cache/mattermost)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import mimetypes
+import re
+from pathlib import Path
+from typing import Any
+
+from hermes_gateway.core.types import (
+    Attachment,
+    Capabilities,
+    InboundMessage,
+    OutboundMessage,
+    Platform,
+    SendResult,
+)
+from hermes_gateway.platforms.base import Adapter, AdapterContext
+from hermes_gateway.platforms.connection import StatusLatch
+from hermes_gateway.platforms.processing_reaction import ProcessingReaction
+
+from . import MAX_POST_LENGTH, auth_failed, options_from_settings
+from .client import MattermostClient, MattermostError, result_from_error
+from .convert import (
+    BotIdentity,
+    Converted,
+    MalformedEvent,
+    PostContext,
+    convert_post,
+    parse_posted,
+)
+from .events import EventStream
+
+log = logging.getLogger("hermes.mattermost")
+
+CONNECT_WAIT = 10.0  # connect() returns after this even if the websocket is not up yet
+PROCESSING_EMOJI = "eyes"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class MattermostAuthError(RuntimeError):
+    """The token was rejected; the message says what to do and never contains the token."""
+
+
+class MattermostAdapter(Adapter):
+    platform = Platform.MATTERMOST
+    capabilities = Capabilities(
+        max_length=MAX_POST_LENGTH,
+        markup="markdown",
+        can_edit=True,
+        typing=True,
+        threads=True,
+        reactions=True,
+        images=True,
+        files=True,
+        # Interactive buttons need the Mattermost server to call back into the gateway over
+        # HTTP; approvals are answered with /approve and /deny instead (outbound-only setup).
+        buttons=False,
+        global_rate=10.0,
+    )
+
+    def __init__(self, settings: Any, context: AdapterContext) -> None:
+        super().__init__(settings, context)
+        self.options = options_from_settings(settings)
+        self.capabilities = dataclasses.replace(
+            MattermostAdapter.capabilities,
+            per_chat_rate=self.options.per_chat_rate,
+            global_rate=self.options.global_rate,
+        )
+        self.client = MattermostClient(self.options)
+        self._status = StatusLatch(context.report_status)
+        self._cache = context.home.cache_dir / "mattermost"
+        self.identity: BotIdentity | None = None
+        self.since = 0  # create_at (ms) of the newest post handled: the catch-up starts here
+        self.stream: EventStream | None = None
+        self._task: asyncio.Task | None = None
+        self._reaction = ProcessingReaction(
+            Platform.MATTERMOST.value, self._add_processing, self._remove_processing
+        )
+
+    def __repr__(self) -> str:
+        return f"MattermostAdapter({self.options!r})"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def connect(self) -> None:
+        try:
+            await self._identify()
+        except MattermostError as exc:
+            await self.client.close()
+            if exc.status in (401, 403):
+                raise MattermostAuthError(auth_failed(exc.status, self.options.url)) from None
+            if exc.status:  # the server answered, but not as Mattermost does
+                raise RuntimeError(
+                    f"Mattermost at {self.options.url} answered {exc}: check MATTERMOST_URL"
+                ) from None
+            self._status("connecting", f"cannot reach Mattermost at {self.options.url}: {exc}")
+        self.stream = EventStream(
+            self.client, self._status, self._identify, self.on_posted, self.catch_up
+        )
+        self._task = asyncio.create_task(self.stream.run(), name="mattermost-websocket")
+        if self.options.processing_reaction:
+            self._reaction.attach(self.context.listen)
+        try:
+            await asyncio.wait_for(self.stream.ready.wait(), CONNECT_WAIT)
+        except TimeoutError:
+            return  # still trying in the background; the state says "connecting"
+        if self.stream.fatal:
+            await self.disconnect(report=False)
+            raise MattermostAuthError(self.stream.fatal)
+
+    async def _identify(self) -> None:
+        if self.identity is not None:
+            return
+        me = await self.client.me()
+        self.identity = BotIdentity(str(me["id"]), str(me.get("username") or ""))
+        self.since = self._load_since()
+
+    async def disconnect(self, report: bool = True) -> None:
+        self._reaction.detach()
+        if self.stream is not None:
+            self.stream.stop()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=2.0)
+            self._task = None
+        await self.client.close()
+        if report:
+            self._status("stopped", "")
+
+    # -- inbound -----------------------------------------------------------------------------
+    async def on_posted(self, data: Any) -> None:
+        """A websocket "posted" event: returns once stored; raises when it could not be."""
+        try:
+            post, context = parse_posted(data)
+            converted = convert_post(post, context, self.identity, self.options.require_mention)
+        except (MalformedEvent, KeyError, TypeError, ValueError) as exc:
+            log.warning("mattermost: skipped a malformed posted event: %s", exc)
+            return
+        await self._deliver(post, converted)
+
+    async def catch_up(self) -> None:
+        """Posts created since the newest one handled, in every channel the bot is in."""
+        try:
+            channels = await self.client.my_channels(self.identity.id)
+            if not self.since:  # the first start: only what comes from now on
+                self._advance(max((c.get("last_post_at") or 0 for c in channels), default=0))
+                return
+            for channel in channels:
+                if (channel.get("last_post_at") or 0) < self.since:
+                    continue
+                for post in await self.client.posts_since(channel["id"], self.since):
+                    if post.get("create_at", 0) >= self.since and not post.get("delete_at"):
+                        await self._caught_up(post, channel)
+        except MattermostError as exc:
+            log.warning("mattermost: catching up on missed posts failed: %s", exc)
+
+    async def _caught_up(self, post: dict, channel: dict) -> None:
+        name = ""
+        if post.get("user_id") and post["user_id"] != self.identity.id:
+            try:
+                name = str((await self.client.user(post["user_id"])).get("username") or "")
+            except MattermostError:
+                pass
+        context = PostContext(
+            channel_type=str(channel.get("type") or ""),
+            sender_name=name,
+            channel_name=str(channel.get("display_name") or ""),
+        )
+        try:
+            converted = convert_post(post, context, self.identity, self.options.require_mention)
+        except (MalformedEvent, KeyError, TypeError, ValueError) as exc:
+            log.warning("mattermost: skipped a malformed post: %s", exc)
+            return
+        await self._deliver(post, converted)
+
+    async def _deliver(self, post: dict, converted: Converted | None) -> None:
+        if converted is not None:
+            await self.context.deliver_inbound(await self._with_files(converted))
+        self._advance(int(post.get("create_at") or 0))
+
+    async def _with_files(self, converted: Converted) -> InboundMessage:
+        message = converted.message
+        if not converted.files or not message.addressed:
+            return message
+        attachments, notes = [], []
+        for ref in converted.files:
+            limit = self.options.max_file_bytes
+            if ref.size > limit:
+                notes.append(f"[file too large: {ref.name}; it was not downloaded]")
+                continue
+            try:
+                data = await self.client.download(ref.id, limit)
+            except MattermostError as exc:
+                notes.append(f"[file not downloaded: {ref.name} ({exc})]")
+                continue
+            path = self._cache / f"{message.message_id}_{_UNSAFE.sub('_', ref.name)[-80:]}"
+            await asyncio.to_thread(_write, path, data)
+            mime = ref.mime_type or (mimetypes.guess_type(ref.name)[0] or "")
+            attachments.append(Attachment(str(path), message.kind, mime, len(data)))
+        text = "\n".join([message.text, *notes]).strip()
+        return dataclasses.replace(message, text=text, attachments=tuple(attachments))
+
+    def _advance(self, create_at: int) -> None:
+        if create_at > self.since:
+            self.since = create_at
+            try:
+                _write(self._state_file(), json.dumps({"since": create_at}).encode())
+            except OSError as exc:  # only the catch-up after a restart depends on it
+                log.debug("mattermost: saving the catch-up point failed: %s", exc)
+
+    def _state_file(self) -> Path:
+        return self._cache / f"state-{self.identity.id}.json"
+
+    def _load_since(self) -> int:
+        try:
+            return int(json.loads(self._state_file().read_text())["since"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    # -- outbound ----------------------------------------------------------------------------
+    async def send(self, message: OutboundMessage) -> SendResult:
+        body: dict[str, Any] = {"channel_id": message.chat_id, "message": message.text}
+        if message.thread_id:
+            body["root_id"] = message.thread_id
+        try:
+            file_ids = [await self._upload(message.chat_id, a) for a in message.attachments]
+            if file_ids:
+                body["file_ids"] = file_ids
+            post = await self.client.create_post(body)
+        except MattermostError as exc:
+            return result_from_error(exc)
+        except OSError as exc:
+            return SendResult(ok=False, error=f"cannot read the attachment: {exc}", retryable=False)
+        return SendResult(ok=True, message_id=str(post["id"]))
+
+    async def _upload(self, channel_id: str, attachment: Attachment) -> str:
+        path = Path(attachment.path)
+        data = await asyncio.to_thread(path.read_bytes)
+        return await self.client.upload(channel_id, path.name, data, attachment.mime_type)
+
+    async def edit(
+        self, chat_id: str, message_id: str, text: str, parse_mode: str = ""
+    ) -> SendResult:
+        try:
+            await self.client.patch_post(message_id, text)
+        except MattermostError as exc:
+            return result_from_error(exc)
+        return SendResult(ok=True, message_id=message_id)
+
+    async def typing(self, chat_id: str, thread_id: str = "") -> None:
+        if self.identity is None:
+            return
+        try:
+            await self.client.typing(self.identity.id, chat_id, thread_id)
+        except MattermostError as exc:  # a missing indicator is not worth an error
+            log.debug("mattermost: typing failed: %s", exc)
+
+    async def _add_processing(self, chat_id: str, message_id: str) -> None:
+        await self.client.add_reaction(self.identity.id, message_id, PROCESSING_EMOJI)
+
+    async def _remove_processing(self, chat_id: str, message_id: str) -> None:
+        await self.client.remove_reaction(self.identity.id, message_id, PROCESSING_EMOJI)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(data)
+    partial.replace(path)
