@@ -136,6 +136,7 @@ class Engine(Outbound):
                     listen=self.bus.listen,
                 ),
             )
+            self.authorizer.vouchers[name] = adapter.vouches_for
             report("connecting", "")
             await adapter.connect()
         except Exception as exc:  # one dead platform never stops the others
@@ -236,6 +237,7 @@ class Engine(Outbound):
                 src.chat_type is ChatType.DM
                 and src.user_id
                 and self.settings.unauthorized_dm_behavior == "pair"
+                and getattr(self.adapters.get(platform), "offers_pairing", True)
             ):
                 self._offer_pairing(src)
             return

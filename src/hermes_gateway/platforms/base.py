@@ -43,6 +43,9 @@ class AdapterContext:
 class Adapter(ABC):
     platform: Platform
     capabilities: Capabilities = Capabilities()
+    # False: an unknown user's DM is ignored without a pairing offer (e-mail: a code sent to
+    # every spammer would be backscatter), whatever unauthorized_dm_behavior says.
+    offers_pairing: bool = True
 
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         self.settings = settings
@@ -64,6 +67,11 @@ class Adapter(ABC):
         return SendResult(
             ok=False, error=f"{self.platform.value} cannot edit messages", retryable=False
         )
+
+    def vouches_for(self, user_id: str) -> bool:
+        """Whether the platform itself admits this user (e.g. by a Discord role), asked after
+        the allowlists. Answers from memory: it is asked for every message."""
+        return False
 
     async def typing(self, chat_id: str, thread_id: str = "") -> None:
         """Show "typing…" once; the delivery layer refreshes it while a turn runs."""
