@@ -35,7 +35,8 @@ class MattermostPeerHandle:
         body: dict[str, Any] = {"user": user, "channel": channel, "message": message}
         body["root_id"] = root_id
         if file:
-            body["file"] = {**file, "b64": base64.b64encode(file.pop("data")).decode()}
+            data = base64.b64encode(file["data"]).decode()
+            body["file"] = {"name": file["name"], "mime": file["mime"], "b64": data}
         return await self.call("POST", "/_peer/post", json=body)
 
     async def bot_posts(self, channel: str) -> list[dict]:
@@ -66,8 +67,8 @@ def mattermost_env(handle: MattermostPeerHandle, allowed: list[str]) -> dict[str
 _shared: MattermostPeerHandle | None = None
 
 
-@pytest.fixture
-async def mattermost_peer(request: pytest.FixtureRequest) -> MattermostPeerHandle:
+@pytest.fixture(name="mattermost_peer")
+async def mattermost_peer_fixture(request: pytest.FixtureRequest) -> MattermostPeerHandle:
     """One peer process per test session (stopped by PID at the end), reset before each test."""
     global _shared
     if _shared is None or not _shared.peer.alive:

@@ -10,6 +10,7 @@ import json
 import logging
 import mimetypes
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ log = logging.getLogger("hermes.mattermost")
 
 CONNECT_WAIT = 10.0  # connect() returns after this even if the websocket is not up yet
 PROCESSING_EMOJI = "eyes"
+RECENT_POSTS = 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -77,6 +79,7 @@ class MattermostAdapter(Adapter):
         self._status = StatusLatch(context.report_status)
         self._cache = context.home.cache_dir / "mattermost"
         self.identity: BotIdentity | None = None
+        self._recent: OrderedDict[str, None] = OrderedDict()  # post ids handed over lately
         self.since = 0  # create_at (ms) of the newest post handled: the catch-up starts here
         self.stream: EventStream | None = None
         self._task: asyncio.Task | None = None
@@ -95,7 +98,7 @@ class MattermostAdapter(Adapter):
             await self.client.close()
             if exc.status in (401, 403):
                 raise MattermostAuthError(auth_failed(exc.status, self.options.url)) from None
-            if exc.status:  # the server answered, but not as Mattermost does
+            if 400 <= exc.status < 500 and exc.status != 429:  # not a Mattermost API there
                 raise RuntimeError(
                     f"Mattermost at {self.options.url} answered {exc}: check MATTERMOST_URL"
                 ) from None
@@ -180,8 +183,15 @@ class MattermostAdapter(Adapter):
         await self._deliver(post, converted)
 
     async def _deliver(self, post: dict, converted: Converted | None) -> None:
+        # The websocket and a catch-up may both bring a post: hand it over once (the inbox
+        # would drop the second, but a file would be downloaded twice).
+        if post["id"] in self._recent:
+            return
         if converted is not None:
             await self.context.deliver_inbound(await self._with_files(converted))
+        self._recent[post["id"]] = None
+        if len(self._recent) > RECENT_POSTS:
+            self._recent.popitem(last=False)
         self._advance(int(post.get("create_at") or 0))
 
     async def _with_files(self, converted: Converted) -> InboundMessage:
