@@ -46,6 +46,8 @@ def render(markdown: str, markup: str) -> tuple[str, str]:
     """(text, parse_mode) for a platform whose capabilities say `markup`."""
     if markup == "telegram_html":
         return _blocks(markdown, _HTML), "HTML"
+    if markup == "slack_mrkdwn":
+        return _blocks(markdown, _MRKDWN), "mrkdwn"
     if markup == "plain":
         return plain_text(markdown), ""
     # "markdown" platforms show the model's Markdown as is; an unknown markup is not guessed at.
@@ -95,8 +97,33 @@ class _Target:
         return "\n".join("> " + line for line in lines)
 
 
+class _SlackTarget(_Target):
+    """Slack's mrkdwn: *bold*, _italic_, ~strike~, <url|text>; only & < > are escaped."""
+
+    def __init__(self) -> None:
+        super().__init__(html=True)  # escapes text like HTML does
+
+    def tag(self, name: str, inner: str) -> str:
+        mark = {"b": "*", "i": "_", "s": "~"}[name]
+        return f"{mark}{inner}{mark}"
+
+    def code(self, s: str) -> str:
+        return f"`{s.translate(_ESCAPE)}`"
+
+    def link(self, inner: str, url: str) -> str:
+        # "|" ends the address in Slack's link syntax, so it is percent-encoded there.
+        return f"<{url.translate(_ESCAPE).replace('|', '%7C')}|{inner}>"
+
+    def pre(self, code: str, language: str) -> str:
+        return f"```\n{code.translate(_ESCAPE)}\n```"
+
+    def quote(self, lines: list[str]) -> str:
+        return "\n".join("> " + line for line in lines)
+
+
 _HTML = _Target(html=True)
 _PLAIN = _Target(html=False)
+_MRKDWN = _SlackTarget()
 
 
 def _blocks(markdown: str, target: _Target) -> str:

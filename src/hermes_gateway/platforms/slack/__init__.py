@@ -1,0 +1,119 @@
+"""Slack through slack-sdk: the Web API (AsyncWebClient) to send, Socket Mode (the aiohttp
+SocketModeClient) to receive, so the gateway needs no public URL.
+
+    adapter.py   the Adapter: connect / disconnect / send / edit, approval buttons
+    socket.py    the Socket Mode link: reconnects with backoff, acks each envelope once handled
+    convert.py   Slack events -> InboundMessage (mentions, threads, DMs), Block Kit, errors
+    names.py     user and channel names (users.info / conversations.info), cached
+
+This module holds the adapter's options, read from `PlatformSettings` (`token` is the bot token,
+`extra` the rest: SLACK_APP_TOKEN -> extra["app_token"], SLACK_API_URL -> extra["api_url"]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+def rejected(setting: str, error: str) -> str:
+    """What to tell the user when Slack refuses one of the two tokens."""
+    kind = "bot token (xoxb-…)" if setting == "SLACK_BOT_TOKEN" else "app-level token (xapp-…)"
+    return (
+        f"{setting} was rejected by Slack ({error}): check the {kind} on your app's page at "
+        "https://api.slack.com/apps, then restart the gateway."
+    )
+
+
+@dataclass(frozen=True)
+class SlackOptions:
+    bot_token: str
+    app_token: str
+    api_url: str = DEFAULT_API_URL
+    require_mention: bool = True
+    # Top-level channel messages are answered in a thread on them (Slack's convention).
+    reply_in_thread: bool = True
+    # Slack's documented limits: about one message a second per channel, a few hundred a
+    # minute per workspace. 0 turns a limit off (429s are still honoured).
+    per_chat_rate: float = 1.0
+    global_rate: float = 5.0
+    ping_interval: float = 5.0  # seconds between Socket Mode pings (a dead link shows in ~4x)
+
+    def __repr__(self) -> str:  # never show a token
+        return f"SlackOptions(api_url={self.api_url!r})"
+
+
+def options_from_settings(settings: Any) -> SlackOptions:
+    """Options from a PlatformSettings; ValueError names the setting that is wrong."""
+    extra: Mapping[str, Any] = getattr(settings, "extra", None) or {}
+    bot_token = (getattr(settings, "token", "") or "").strip()
+    app_token = _text(extra, "app_token")
+    if not bot_token:
+        raise ValueError(
+            "SLACK_BOT_TOKEN is not set. Install your Slack app to the workspace and put its "
+            "Bot User OAuth Token (xoxb-…) in ~/.hermes/.env as SLACK_BOT_TOKEN=…, then restart."
+        )
+    if not app_token:
+        raise ValueError(
+            "SLACK_APP_TOKEN is not set. Enable Socket Mode for your Slack app, create an "
+            "app-level token with connections:write (xapp-…) and put it in ~/.hermes/.env as "
+            "SLACK_APP_TOKEN=…, then restart."
+        )
+    api_url = _text(extra, "api_url") or DEFAULT_API_URL
+    if not api_url.startswith(("http://", "https://")):
+        raise ValueError(f"platforms.slack.extra.api_url must be an http(s) URL, not {api_url!r}")
+    return SlackOptions(
+        bot_token=bot_token,
+        app_token=app_token,
+        api_url=api_url.rstrip("/") + "/",
+        require_mention=_flag(extra, "require_mention", True),
+        reply_in_thread=_flag(extra, "reply_in_thread", True),
+        per_chat_rate=_number(extra, "per_chat_rate", 1.0, low=0.0),
+        global_rate=_number(extra, "global_rate", 5.0, low=0.0),
+        ping_interval=_number(extra, "ping_interval", 5.0, low=0.1),
+    )
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _text(extra: Mapping[str, Any], key: str) -> str:
+    value = extra.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _flag(extra: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = extra.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered not in _TRUE + _FALSE:
+        raise ValueError(f"platforms.slack.extra.{key} must be true or false, not {value!r}")
+    return lowered in _TRUE
+
+
+def _number(extra: Mapping[str, Any], key: str, default: float, low: float) -> float:
+    value = extra.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"platforms.slack.extra.{key} must be a number, not {value!r}") from None
+    if number < low:
+        raise ValueError(f"platforms.slack.extra.{key} must be at least {low:g}, not {value!r}")
+    return number
+
+
+def redact(text: str, *secrets: str) -> str:
+    """`text` with every secret replaced (an SDK error could echo what it was given)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text

@@ -1,0 +1,252 @@
+"""The Slack adapter: Socket Mode in, the Web API out; replies in threads, streaming by
+chat.update, approval prompts as Block Kit buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from hermes_gateway.core.actions import VERDICTS
+from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
+from hermes_gateway.delivery.formatting import escape_html
+from hermes_gateway.platforms.base import Adapter, AdapterContext
+
+from . import options_from_settings, redact, rejected
+from .convert import (
+    BotIdentity,
+    MalformedEvent,
+    Press,
+    answered_blocks,
+    message_blocks,
+    parse_block_actions,
+    parse_message_event,
+    result_from_error,
+    to_inbound,
+)
+from .names import Names
+from .socket import SlackAuthError, SocketLink
+
+log = logging.getLogger("hermes.slack")
+
+FOLLOWED_THREADS = 5000  # threads the bot has spoken in, answered there without a new mention
+HTTP_TIMEOUT = 30
+
+
+class SlackAdapter(Adapter):
+    platform = Platform.SLACK
+    capabilities = Capabilities(
+        max_length=4000,  # Slack truncates at 40,000 but asks for at most 4,000
+        length_unit="chars",
+        markup="slack_mrkdwn",
+        can_edit=True,
+        typing=False,  # a classic bot has no typing indicator in the Web API
+        threads=True,
+        reactions=False,
+        images=False,
+        files=False,
+        voice=False,
+        buttons=True,
+        per_chat_rate=1.0,
+        global_rate=5.0,
+    )
+
+    def __init__(self, settings: Any, context: AdapterContext) -> None:
+        super().__init__(settings, context)
+        self.options = options_from_settings(settings)
+        self.capabilities = dataclasses.replace(
+            SlackAdapter.capabilities,
+            per_chat_rate=self.options.per_chat_rate,
+            global_rate=self.options.global_rate,
+        )
+        self.identity: BotIdentity | None = None
+        self.link: SocketLink | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._web: AsyncWebClient | None = None
+        self._names: Names | None = None
+        self._followed: OrderedDict[str, None] = OrderedDict()
+        self._tasks: set[asyncio.Task] = set()
+
+    def __repr__(self) -> str:
+        return f"SlackAdapter({self.options!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        self._http = aiohttp.ClientSession()
+        self._web = AsyncWebClient(
+            token=self.options.bot_token,
+            base_url=self.options.api_url,
+            session=self._http,
+            timeout=HTTP_TIMEOUT,
+            logger=logging.getLogger("hermes.slack.sdk"),
+        )
+        self._names = Names(self._web)
+        self.link = SocketLink(
+            self.options, self._web, self.handle_envelope, self._report, self._ensure_identity
+        )
+        try:
+            await self.link.start()
+        except SlackAuthError as exc:
+            self._report("failed", str(exc))
+            await self._close()
+            raise
+
+    async def _ensure_identity(self) -> None:
+        if self.identity is None:
+            await self._identify()
+
+    async def _identify(self) -> None:
+        """auth.test: who the bot is (its user id is what a mention names)."""
+        assert self._web is not None
+        try:
+            me = await self._web.auth_test()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "unknown_error")
+            if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+                raise SlackAuthError(rejected("SLACK_BOT_TOKEN", error)) from None
+            raise ConnectionError(f"auth.test answered {error}") from None
+        self.identity = BotIdentity(
+            str(me.get("user_id") or ""), str(me.get("bot_id") or ""), str(me.get("user") or "")
+        )
+
+    async def disconnect(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self._close()
+        self._report("stopped", "")
+
+    async def _close(self) -> None:
+        if self.link is not None:
+            await self.link.stop()
+        if self._http is not None:
+            await self._http.close()
+
+    def _report(self, state: str, detail: str) -> None:
+        self.context.report_status(state, detail)
+
+    # -- inbound -------------------------------------------------------------------------------
+    async def handle_envelope(self, envelope: dict) -> None:
+        """One Socket Mode envelope: returns once its message is stored (or known to be
+        skippable); raises when it could not be stored, so it is not acknowledged."""
+        kind, payload = envelope.get("type"), envelope.get("payload")
+        await self._ensure_identity()  # connected means it answered: this is a no-op
+        try:
+            if kind == "events_api":
+                await self._on_event(payload)
+            elif kind == "interactive":
+                press = parse_block_actions(payload)
+                if press is not None:
+                    await self._on_press(press)
+        except MalformedEvent as exc:
+            log.warning(
+                "slack: skipped malformed %s envelope %s: %s",
+                kind,
+                envelope.get("envelope_id"),
+                exc,
+            )
+
+    async def _on_event(self, payload: Any) -> None:
+        assert self.identity is not None and self._names is not None
+        if not isinstance(payload, dict) or payload.get("type") != "event_callback":
+            raise MalformedEvent("the payload is not an event_callback")
+        message = parse_message_event(payload.get("event"), self.identity)
+        if message is None:
+            return
+        user_name = await self._names.user(message.user)
+        chat_name = "" if message.is_dm else await self._names.channel(message.channel)
+        inbound = to_inbound(
+            message,
+            self.identity,
+            require_mention=self.options.require_mention,
+            reply_in_thread=self.options.reply_in_thread,
+            followed=self._followed,
+            user_name=user_name,
+            chat_name=chat_name,
+        )
+        if inbound.addressed and inbound.source.thread_id:
+            self._follow(inbound.source.thread_id)
+        await self.context.deliver_inbound(inbound)
+
+    async def _on_press(self, press: Press) -> None:
+        if self.context.deliver_action is None:
+            return
+        answer = await self.context.deliver_action(press.press) or ""
+        # The prompt changes beside the next envelope, not in front of its acknowledgement.
+        self._spawn(self._after_press(press, answer))
+
+    async def _after_press(self, press: Press, answer: str) -> None:
+        assert self._web is not None
+        try:
+            if answer in VERDICTS.values():  # answered: the buttons go, the answer shows
+                blocks = answered_blocks(press.blocks, answer, press.press.user_id)
+                text = f"{press.text}\n{answer}".strip()
+                await self._web.chat_update(
+                    channel=press.channel, ts=press.ts, text=text, blocks=blocks
+                )
+            else:  # refused or stale: only the one who pressed is told
+                await self._web.chat_postEphemeral(
+                    channel=press.channel,
+                    user=press.press.user_id,
+                    text=escape_html(answer or "That did not work. Please try again."),
+                    thread_ts=press.press.thread_id or None,
+                )
+        except Exception as exc:
+            log.warning("slack: answering a button press failed: %s", self._clean(exc))
+
+    # -- outbound ------------------------------------------------------------------------------
+    async def send(self, message: OutboundMessage) -> SendResult:
+        assert self._web is not None
+        mrkdwn = message.parse_mode == "mrkdwn"
+        text = message.text if mrkdwn else escape_html(message.text)
+        args: dict[str, Any] = {"channel": message.chat_id, "text": text}
+        if message.thread_id:
+            args["thread_ts"] = message.thread_id
+        if message.buttons:
+            args["blocks"] = message_blocks(message.text, mrkdwn, message.buttons)
+        if not mrkdwn:
+            args["mrkdwn"] = False
+        try:
+            response = await self._web.chat_postMessage(**args)
+        except Exception as exc:
+            return self.result_from_error(exc)
+        if message.thread_id:
+            self._follow(message.thread_id)
+        return SendResult(ok=True, message_id=str(response.get("ts") or ""))
+
+    async def edit(
+        self, chat_id: str, message_id: str, text: str, parse_mode: str = ""
+    ) -> SendResult:
+        assert self._web is not None
+        shown = text if parse_mode == "mrkdwn" else escape_html(text)
+        try:
+            await self._web.chat_update(channel=chat_id, ts=message_id, text=shown)
+        except Exception as exc:
+            return self.result_from_error(exc)
+        return SendResult(ok=True, message_id=message_id)
+
+    def result_from_error(self, exc: BaseException) -> SendResult:
+        return result_from_error(exc, self.options.bot_token, self.options.app_token)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _follow(self, thread_ts: str) -> None:
+        self._followed[thread_ts] = None
+        self._followed.move_to_end(thread_ts)
+        if len(self._followed) > FOLLOWED_THREADS:
+            self._followed.popitem(last=False)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _clean(self, exc: BaseException) -> str:
+        if isinstance(exc, SlackApiError):
+            return f"Slack answered {exc.response.get('error')}"
+        text = str(exc) or type(exc).__name__
+        return redact(text, self.options.bot_token, self.options.app_token)

@@ -1,0 +1,312 @@
+"""Conversions between Slack's payloads and ours, as pure functions.
+
+In: a `message` / `app_mention` event -> InboundMessage (DM or channel, the mention rule, which
+thread a reply goes to), a `block_actions` payload -> ButtonPress. Out: Block Kit for a message
+with buttons, the prompt once answered, and Web API errors as SendResults."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+from dataclasses import dataclass
+from typing import Any
+
+from hermes_gateway.core.types import (
+    ButtonPress,
+    ChatType,
+    InboundMessage,
+    Platform,
+    SendResult,
+    SessionSource,
+)
+from hermes_gateway.delivery.chunking import split_message
+from hermes_gateway.delivery.formatting import escape_html
+
+from . import redact
+
+SECTION_LIMIT = 3000  # characters in one section block's text
+MAX_BLOCKS = 50
+BUTTON_LABEL_LIMIT = 75
+# Subtypes that are still a person's new message; the rest (message_changed, message_deleted,
+# bot_message, channel_join, ...) are not answered.
+_USER_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
+_GROUP_TYPES = frozenset({"channel", "group", "mpim"})
+_ANGLE = re.compile(r"<([^<>\n]+)>")
+_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
+_GONE_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "user_not_found",
+    }
+)
+_TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+
+
+class MalformedEvent(ValueError):
+    """A payload of the right kind whose fields are missing or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    user_id: str  # the bot user's id (U…), what a mention <@U…> names
+    bot_id: str = ""  # B…, set on everything the bot posts
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """The fields of a person's new message that we use, checked."""
+
+    channel: str
+    user: str
+    ts: str
+    text: str
+    thread_ts: str = ""
+    channel_type: str = ""
+    mentioned: bool = False  # an app_mention event, or <@bot> in the text
+
+    @property
+    def is_dm(self) -> bool:
+        return self.channel_type == "im" or (not self.channel_type and self.channel[:1] == "D")
+
+
+def parse_message_event(event: Any, bot: BotIdentity) -> SlackMessage | None:
+    """The message in a `message` or `app_mention` event; None for what is not answered (our
+    own posts, other bots, edits, joins). Raises MalformedEvent for a broken event."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("the event is not an object")
+    kind = event.get("type")
+    if kind not in ("message", "app_mention"):
+        return None
+    subtype = event.get("subtype") or ""
+    if not isinstance(subtype, str):
+        raise MalformedEvent("subtype is not a string")
+    if subtype not in _USER_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
+        return None
+    channel, user, ts = event.get("channel"), event.get("user"), event.get("ts")
+    text = event.get("text", "")
+    for name, value in (("channel", channel), ("user", user), ("ts", ts)):
+        if not isinstance(value, str) or not value:
+            raise MalformedEvent(f"{name} is missing or not a string")
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise MalformedEvent("text is not a string")
+    if user == bot.user_id:
+        return None
+    thread_ts = event.get("thread_ts") or ""
+    channel_type = event.get("channel_type") or ""
+    if not isinstance(thread_ts, str) or not isinstance(channel_type, str):
+        raise MalformedEvent("thread_ts or channel_type is not a string")
+    mentioned = kind == "app_mention" or _mention_token(bot.user_id) in text
+    return SlackMessage(channel, user, ts, text, thread_ts, channel_type, mentioned)
+
+
+def to_inbound(
+    msg: SlackMessage,
+    bot: BotIdentity,
+    *,
+    require_mention: bool,
+    reply_in_thread: bool,
+    followed: Container[str],
+    user_name: str = "",
+    chat_name: str = "",
+) -> InboundMessage:
+    """Our message for a person's Slack message. In a channel, the reply goes to the thread
+    the message is in, or starts one on it; a thread the bot already speaks in (`followed`)
+    needs no new mention."""
+    text = msg.text
+    if msg.is_dm:
+        chat_type, thread_id, addressed = ChatType.DM, msg.thread_ts, True
+    else:
+        chat_type = ChatType.GROUP
+        thread_id = msg.thread_ts or (msg.ts if reply_in_thread else "")
+        addressed = not require_mention or msg.mentioned or msg.thread_ts in followed
+        text = _strip_leading_mention(text, bot.user_id)
+    source = SessionSource(
+        platform=Platform.SLACK,
+        chat_id=msg.channel,
+        chat_type=chat_type,
+        user_id=msg.user,
+        user_name=user_name,
+        thread_id=thread_id,
+        chat_name=chat_name,
+    )
+    return InboundMessage(
+        source=source,
+        message_id=msg.ts,
+        text=plain_from_slack(text).strip(),
+        reply_to="",
+        timestamp=_seconds(msg.ts),
+        addressed=addressed,
+    )
+
+
+def plain_from_slack(text: str) -> str:
+    """Slack's markup as the text a person meant: <@U1|ann> -> @ann, <url|label> -> label
+    (url), <#C1|general> -> #general, <!here> -> @here; &amp; &lt; &gt; unescaped."""
+
+    def one(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if target.startswith("@"):
+            return "@" + (label or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return label or "@" + target[1:].split("^")[0]
+        if label and label != target and label != target.removeprefix("mailto:"):
+            return f"{label} ({target})"
+        return target.removeprefix("mailto:")
+
+    converted = _ANGLE.sub(one, text)
+    return converted.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _mention_token(user_id: str) -> str:
+    return f"<@{user_id}" if user_id else "\0"
+
+
+def _strip_leading_mention(text: str, user_id: str) -> str:
+    """ "<@BOT> hi" -> "hi", so that "<@BOT> /status" is the /status command."""
+    if not user_id:
+        return text
+    pattern = rf"^\s*<@{re.escape(user_id)}(?:\|[^>]*)?>[\s,:]*"
+    return re.sub(pattern, "", text, count=1)
+
+
+def _seconds(ts: str) -> float:
+    try:
+        return float(ts)
+    except ValueError:
+        raise MalformedEvent("ts is not a Slack timestamp") from None
+
+
+# -- buttons -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Press:
+    """A press on one of our buttons, with what is needed to update the message after."""
+
+    press: ButtonPress
+    channel: str
+    ts: str
+    blocks: tuple[dict, ...]
+    text: str
+
+
+def parse_block_actions(payload: Any) -> Press | None:
+    """The press in an interactive `block_actions` payload (None for other interactions)."""
+    if not isinstance(payload, dict):
+        raise MalformedEvent("the payload is not an object")
+    if payload.get("type") != "block_actions":
+        return None
+    user, actions = payload.get("user"), payload.get("actions")
+    container = payload.get("container") or {}
+    message = payload.get("message") or {}
+    channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        raise MalformedEvent("user.id is missing")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        raise MalformedEvent("actions is missing")
+    if not isinstance(channel, str) or not isinstance(message, dict):
+        raise MalformedEvent("the channel or the message is missing")
+    value = actions[0].get("value")
+    ts = message.get("ts") or container.get("message_ts") or ""
+    thread = message.get("thread_ts") or container.get("thread_ts") or ""
+    if not isinstance(value, str) or not isinstance(ts, str) or not isinstance(thread, str):
+        raise MalformedEvent("the action's value or the message ts is not a string")
+    blocks = message.get("blocks") or []
+    press = ButtonPress(
+        platform=Platform.SLACK,
+        chat_id=channel,
+        user_id=user["id"],
+        data=value,
+        message_id=ts,
+        thread_id="" if thread == ts else thread,
+        user_name=str(user.get("username") or user.get("name") or ""),
+    )
+    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    return Press(press, channel, ts, tuple(b for b in blocks if isinstance(b, dict)), text)
+
+
+def message_blocks(text: str, mrkdwn: bool, buttons: tuple[tuple[str, str], ...]) -> list[dict]:
+    """Sections holding `text` (3000 characters each), then one row of buttons whose value is
+    the callback data."""
+    kind = "mrkdwn" if mrkdwn else "plain_text"
+    parts = split_message(text, SECTION_LIMIT) if text.strip() else []
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": kind, "text": part}}
+        for part in parts[: MAX_BLOCKS - 1]
+    ]
+    elements = [
+        {
+            "type": "button",
+            "action_id": f"hermes_{index}",
+            "text": {"type": "plain_text", "text": label[:BUTTON_LABEL_LIMIT]},
+            "value": data,
+        }
+        for index, (label, data) in enumerate(buttons[:25])
+    ]
+    blocks.append({"type": "actions", "block_id": "hermes_buttons", "elements": elements})
+    return blocks
+
+
+def answered_blocks(blocks: tuple[dict, ...], answer: str, user_id: str) -> list[dict]:
+    """The prompt without its buttons, with who answered what."""
+    kept = [b for b in blocks if b.get("type") != "actions"]
+    note = f"{escape_html(answer)} (<@{user_id}>)"
+    return [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}]
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def result_from_error(exc: BaseException, *secrets: str) -> SendResult:
+    """A failed Web API call as a SendResult the delivery layer can act on."""
+    response = getattr(exc, "response", None)
+    if response is None:  # no answer: aiohttp or a timeout
+        error = redact(str(exc) or type(exc).__name__, *secrets)
+        timeout = isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
+        return SendResult(ok=False, error=error, retryable=not timeout)
+    code = str(_get(response, "error") or "unknown_error")
+    status = getattr(response, "status_code", 200)
+    error = f"Slack answered {code}"
+    if status == 429 or code == "ratelimited":
+        headers = getattr(response, "headers", {}) or {}
+        return SendResult(ok=False, error=error, retry_after=_retry_after(headers))
+    if code in _AUTH_ERRORS:
+        return SendResult(ok=False, error=error, retryable=False, kind="auth")
+    if code in _GONE_ERRORS:
+        return SendResult(ok=False, error=error, retryable=False, kind="not_found")
+    if code == "msg_too_long":
+        return SendResult(ok=False, error=error, retryable=False, kind="too_long")
+    if code.startswith("invalid_blocks"):
+        return SendResult(ok=False, error=error, retryable=False, kind="format")
+    return SendResult(ok=False, error=error, retryable=code in _TRANSIENT_ERRORS or status >= 500)
+
+
+def _get(response: Any, key: str) -> Any:
+    try:
+        return response.get(key)
+    except Exception:
+        return None
+
+
+def _retry_after(headers: Any) -> float:
+    for name in ("Retry-After", "retry-after"):
+        value = headers.get(name) if hasattr(headers, "get") else None
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                break
+    return 1.0
