@@ -74,3 +74,15 @@ def test_a_reopened_fence_with_a_huge_language_name_still_terminates():
     code = "```" + "x" * 40 + "\n" + "line\n" * 50 + "```"
     chunks = split_message(code, 30)
     assert all(len(c) <= 30 for c in chunks)
+
+
+def test_numbered_parts_say_where_they_are_and_stay_under_the_limit():
+    from hermes_gateway.delivery.chunking import split_numbered
+
+    words = " ".join(f"w{i}" for i in range(400))
+    parts = split_numbered(words, 200)
+    total = len(parts)
+    assert total > 1 and all(len(p) <= 200 for p in parts)
+    assert [p.rsplit("\n", 1)[1] for p in parts] == [f"({i}/{total})" for i in range(1, total + 1)]
+    assert " ".join(p.rsplit("\n", 1)[0] for p in parts).split() == words.split()
+    assert split_numbered("short", 200) == ["short"]  # one part: no marker

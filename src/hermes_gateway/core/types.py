@@ -142,6 +142,9 @@ class Capabilities:
     files: bool = False
     voice: bool = False
     buttons: bool = False
+    # A reply split into several messages says "(1/3)" under each part (platforms where the
+    # parts may arrive or show out of order, like Signal).
+    numbered_chunks: bool = False
     # Sending limits the delivery layer keeps to (messages per second).
     per_chat_rate: float = 0.0  # 0 = unlimited
     global_rate: float = 0.0

@@ -31,6 +31,20 @@ def split_message(text: str, limit: int, length: Callable[[str], int] = len) -> 
     return chunks
 
 
+def split_numbered(text: str, limit: int, length: Callable[[str], int] = len) -> list[str]:
+    """Like split_message, but with "(i/n)" on its own line under each part when there is more
+    than one; the room for the marker is kept inside `limit`."""
+    parts = split_message(text, limit, length)
+    while len(parts) > 1:
+        room = len(f"\n({len(parts)}/{len(parts)})")  # ASCII: one unit per character anywhere
+        numbered = split_message(text, limit - room, length)
+        if len(f"\n({len(numbered)}/{len(numbered)})") <= room:
+            total = len(numbered)
+            return [f"{part}\n({i}/{total})" for i, part in enumerate(numbered, 1)]
+        parts = numbered  # more parts needed a wider marker: measure again
+    return parts
+
+
 def _best_cut(text: str, limit: int, length: Callable[[str], int]) -> int:
     # Longest prefix within the limit (binary search: `length` may count UTF-16 units).
     lo, hi = 1, min(len(text), limit)

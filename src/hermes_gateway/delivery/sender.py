@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from hermes_gateway.core.bus import EventBus
 from hermes_gateway.core.events import MessageSent, SendFailed
 from hermes_gateway.core.types import Attachment, Capabilities, OutboundMessage, SendResult
-from hermes_gateway.delivery.chunking import split_message
+from hermes_gateway.delivery.chunking import split_message, split_numbered
 from hermes_gateway.delivery.formatting import length_function, plain_text, render
 from hermes_gateway.delivery.media import extract_media
 from hermes_gateway.delivery.ratelimit import RateLimiter
@@ -268,7 +268,8 @@ class Sender:
 
 
 def _chunks(text: str, caps: Capabilities) -> list[str]:
-    return split_message(text, caps.max_length, length_function(caps.length_unit))
+    split = split_numbered if caps.numbered_chunks else split_message
+    return split(text, caps.max_length, length_function(caps.length_unit))
 
 
 async def _call(call: Call, text: str, parse_mode: str) -> SendResult:
