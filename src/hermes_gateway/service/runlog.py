@@ -53,8 +53,12 @@ class PlainLog:
     render = staticmethod(format_fields)
 
     def line(self, at: float, level: str, name: str, fields: str) -> None:
-        self.stream.write(f"{_timestamp(at)} {level:<5} {name} {fields}".rstrip() + "\n")
+        self.stream.write(plain_line(at, level, name, fields) + "\n")
         self.stream.flush()
+
+
+def plain_line(at: float, level: str, name: str, fields: str) -> str:
+    return f"{_timestamp(at)} {level:<5} {name} {fields}".rstrip()
 
 
 class RichLog:
