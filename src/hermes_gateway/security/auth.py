@@ -10,7 +10,7 @@ configured", since it does not let anyone remote in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -22,6 +22,7 @@ Via = Literal[
     "platform-allow-all",
     "pairing",
     "platform-allowlist",
+    "platform-vouched",
     "gateway-allowlist",
     "gateway-allow-all",
     "denied",
@@ -102,6 +103,8 @@ class Authorizer:
     def __init__(self, policy: AccessPolicy, store: Store) -> None:
         self.policy = policy
         self._store = store
+        # Platforms that also admit users their own way (Discord roles): name -> "is uid in?"
+        self.vouchers: dict[str, Callable[[str], bool]] = {}
 
     def check(self, platform: str | Platform, user_id: str) -> Decision:
         name = platform_name(platform)
@@ -116,6 +119,9 @@ class Authorizer:
             return Decision(True, "pairing")
         if uid in policy.platform_allowed.get(name, frozenset()):
             return Decision(True, "platform-allowlist")
+        vouch = self.vouchers.get(name)
+        if vouch is not None and vouch(uid):
+            return Decision(True, "platform-vouched")
         if uid in policy.gateway_allowed:
             return Decision(True, "gateway-allowlist")
         if policy.gateway_allow_all:
