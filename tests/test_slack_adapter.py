@@ -4,6 +4,7 @@ rule, mrkdwn, streaming by chat.update, approval buttons, acks and redelivery, r
 token errors, malformed envelopes, options."""
 
 import asyncio
+import logging
 
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.slack_fixtures import (  # noqa: F401
@@ -14,6 +15,7 @@ from tests.peers.slack_fixtures import (  # noqa: F401
     STRANGER,
     slack_peer_fixture,
 )
+from tests.test_agent_runtime_e2e import call
 
 QUIET = "display:\n  tool_progress: 'off'\n"
 NO_STREAM = QUIET + "streaming:\n  enabled: false\n"
@@ -53,3 +55,220 @@ async def test_dm_is_answered_in_the_main_timeline_as_mrkdwn(tmp_path, openai_pe
     assert message["channel"] == DMS[ALICE] and message["thread_ts"] == ""
     assert message["text"] == "Here is *bold* and `a &lt; b`"
     assert (await slack_peer.stats())["pending"] == 0  # acknowledged
+
+
+# -- channels and threads ----------------------------------------------------------------------
+async def test_channel_mention_is_answered_in_a_thread_and_the_thread_continues(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "first answer"}, {"text": "second answer"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(BOB, GENERAL, "chatter without the bot")
+        root = await slack_peer.message(ALICE, GENERAL, "what is up?", mention=True)
+        [first] = await slack_peer.wait(1, method="chat.postMessage")
+        # In a thread the bot speaks in, no new mention is needed.
+        await slack_peer.message(ALICE, GENERAL, "and then?", thread_ts=root["ts"])
+        second = await slack_peer.wait(1, method="chat.postMessage", since=first["seq"])
+    assert first["message"]["thread_ts"] == root["ts"]
+    assert second[0]["message"]["thread_ts"] == root["ts"]
+    requests = openai_peer.requests()
+    assert len(requests) == 2  # the chatter never reached the model
+    assert requests[0]["body"]["messages"][-1]["content"] == "what is up?"  # mention stripped
+    assert (await slack_peer.stats())["pending"] == 0  # message + app_mention both acked
+
+
+async def test_a_thread_the_bot_is_not_in_needs_a_mention(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "now I am here"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        root = await slack_peer.message(BOB, GENERAL, "people talking")
+        await slack_peer.message(ALICE, GENERAL, "just us", thread_ts=root["ts"])
+        await slack_peer.message(ALICE, GENERAL, "bot?", thread_ts=root["ts"], mention=True)
+        [reply] = await slack_peer.wait(1, method="chat.postMessage")
+    assert reply["message"]["thread_ts"] == root["ts"]
+    assert len(openai_peer.requests()) == 1
+
+
+async def test_reply_in_thread_off_answers_in_the_channel(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "in the channel"}])
+    env = slack_peer.env(reply_in_thread="false")
+    async with running_engine(home, env) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, GENERAL, "hi", mention=True)
+        [reply] = await slack_peer.wait(1, method="chat.postMessage")
+    assert reply["message"]["thread_ts"] == ""
+
+
+async def test_own_posts_edits_and_other_bots_are_not_answered(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "only this one"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "edited", subtype="message_changed")
+        await slack_peer.message(ALICE, DMS[ALICE], "from a bot", bot_id="B0OTHER")
+        await slack_peer.message(ALICE, DMS[ALICE], "a real one")
+        [reply] = await slack_peer.wait(1, method="chat.postMessage")
+    assert reply["message"]["text"] == "only this one"
+    [request] = openai_peer.requests()
+    assert request["body"]["messages"][-1]["content"] == "a real one"
+    assert (await slack_peer.stats())["pending"] == 0  # skipped ones are acknowledged too
+
+
+# -- streaming, limits ---------------------------------------------------------------------------
+async def test_streamed_reply_grows_by_chat_update(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer, QUIET + "streaming:\n  edit_interval: 0.2\n")
+    words = " ".join(f"word{i}" for i in range(40))
+    openai_peer.script([{"text": words, "chunks": 10, "chunk_delay": 0.15}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "talk")
+
+        async def final():
+            shown = await slack_peer.messages(DMS[ALICE])
+            return shown and shown[-1]["text"] == words
+
+        await until(final)
+    assert len(await slack_peer.ops("chat.postMessage")) == 1
+    assert len(await slack_peer.ops("chat.update")) >= 2
+
+
+async def test_rate_limited_send_waits_and_retries(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "after the wait"}])
+    await slack_peer.fail("chat.postMessage", "ratelimited", status=429, retry_after=1)
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "hi")
+        [sent] = await slack_peer.wait(1, method="chat.postMessage")
+    assert sent["message"]["text"] == "after the wait"
+
+
+# -- approvals -----------------------------------------------------------------------------------
+async def test_approval_buttons_in_a_thread(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    build = home / "workspace" / "build"
+    build.mkdir(parents=True)
+    openai_peer.script([call("terminal", command="rm -rf build"), {"text": "cleaned"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        root = await slack_peer.message(ALICE, GENERAL, "clean up", mention=True)
+        [prompt] = await slack_peer.wait(1, method="chat.postMessage")
+        message = prompt["message"]
+        assert message["thread_ts"] == root["ts"]
+        actions = [b for b in message["blocks"] if b["type"] == "actions"]
+        labels = [e["text"]["text"] for e in actions[0]["elements"]]
+        assert labels == ["Allow once", "Allow session", "Always", "Deny"]
+        # Bob may use the bot, but this thread's session is Alice's: only he is told.
+        await slack_peer.press(BOB, GENERAL, message["ts"], label="Allow once")
+        [told] = await slack_peer.wait(1, method="chat.postEphemeral")
+        assert told["user"] == BOB and build.exists()
+        await slack_peer.press(ALICE, GENERAL, message["ts"], label="Allow once")
+        [done] = await slack_peer.wait(1, method="chat.postMessage", since=told["seq"])
+        [updated] = await slack_peer.wait(1, method="chat.update")
+    assert done["message"]["text"] == "cleaned" and not build.exists()
+    shown = updated["message"]
+    assert "Approved once" in shown["text"]
+    assert [b["type"] for b in shown["blocks"]][-1] == "context"
+    assert all(b["type"] != "actions" for b in shown["blocks"])  # pressed once, gone
+
+
+# -- connection ----------------------------------------------------------------------------------
+async def test_bad_bot_token_fails_with_a_clear_reason(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    env = {**slack_peer.env(), "SLACK_BOT_TOKEN": "xoxb-9999-not-the-right-one"}
+    async with running_engine(home, env) as (engine, _):
+        state, reason = engine.platform_state["slack"], engine.platform_reason["slack"]
+    assert state == "failed"
+    assert reason.startswith("SLACK_BOT_TOKEN was rejected by Slack (invalid_auth)")
+    assert "xoxb-9999" not in reason
+
+
+async def test_bad_app_token_fails_with_a_clear_reason(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    env = {**slack_peer.env(), "SLACK_APP_TOKEN": "xapp-1-A0-wrong-app-token"}
+    async with running_engine(home, env) as (engine, _):
+        state, reason = engine.platform_state["slack"], engine.platform_reason["slack"]
+    assert state == "failed"
+    assert reason.startswith("SLACK_APP_TOKEN was rejected by Slack (invalid_auth)")
+    assert "wrong-app-token" not in reason
+
+
+async def test_refresh_requested_reconnects_and_keeps_answering(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "still answering"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        opens = (await slack_peer.stats())["opens"]
+        await slack_peer.refresh()
+
+        async def reopened():
+            stats = await slack_peer.stats()
+            return stats["opens"] > opens and stats["sockets"] >= 1
+
+        await until(reopened)
+        await slack_peer.message(ALICE, DMS[ALICE], "there?")
+        [sent] = await slack_peer.wait(1, method="chat.postMessage")
+    assert sent["message"]["text"] == "still answering"
+
+
+async def test_an_envelope_not_stored_is_not_acked_and_comes_again(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "got it the second time"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        adapter = engine.adapters["slack"]
+        deliver = adapter.context.deliver_inbound
+
+        async def broken_inbox(message):
+            adapter.context.deliver_inbound = deliver  # fails once, like a full disk would
+            raise OSError("disk full")
+
+        adapter.context.deliver_inbound = broken_inbox
+        await slack_peer.message(ALICE, DMS[ALICE], "important")
+
+        async def left_unacked():
+            return (await slack_peer.stats())[
+                "pending"
+            ] == 1 and adapter.context.deliver_inbound is deliver
+
+        await until(left_unacked)
+        await slack_peer.restart(0.2)  # the next connection brings it again
+        [sent] = await slack_peer.wait(1, method="chat.postMessage", timeout=20)
+    assert sent["message"]["text"] == "got it the second time"
+    assert (await slack_peer.stats())["pending"] == 0
+
+
+async def test_malformed_envelope_is_logged_acked_and_skipped(
+    tmp_path, openai_peer, slack_peer, caplog
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "fine"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        event = {"type": "message", "channel": ["C0GENERAL"], "user": ALICE, "ts": "1.1"}
+        await slack_peer.envelope("events_api", {"type": "event_callback", "event": event})
+        await slack_peer.envelope("interactive", {"type": "block_actions", "actions": "x"})
+        await slack_peer.message(ALICE, DMS[ALICE], "hello")
+        await slack_peer.wait(1, method="chat.postMessage")
+    assert (await slack_peer.stats())["pending"] == 0
+    skipped = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(skipped) == 2 and all("\n" not in line for line in skipped)
+
+
+async def test_no_token_reaches_the_logs(tmp_path, openai_peer, slack_peer, caplog):
+    caplog.set_level(logging.DEBUG)
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "hi"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "hello")
+        await slack_peer.wait(1, method="chat.postMessage")
+    assert caplog.records
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert slack_peer.bot_token not in text and slack_peer.app_token not in text
