@@ -116,7 +116,7 @@ async def test_interrupting_the_tool_call_leaves_no_orphans(ctx: ToolContext) ->
 async def test_terminal_asks_for_approval_with_the_chat_it_came_from(
     tmp_path: Path, manager: ProcessManager, approvals: Approvals
 ) -> None:
-    source = SessionSource(platform=Platform.TELEGRAM, chat_id="42", user_id="7")
+    source = SessionSource(platform=Platform.TELEGRAM, chat_id="42", user_id="7", thread_id="9")
     ctx = make_ctx(tmp_path, manager, approvals, session_key="telegram:dm:42", source=source)
     ctx.unattended = True
     await TERMINAL.run({"command": "echo hi"}, ctx)
@@ -127,6 +127,7 @@ async def test_terminal_asks_for_approval_with_the_chat_it_came_from(
                 "session_key": "telegram:dm:42",
                 "platform": "telegram",
                 "chat_id": "42",
+                "thread_id": "9",
                 "unattended": True,
             },
         )

@@ -64,6 +64,7 @@ class PendingApproval:
     platform: str = ""
     chat_id: str = ""
     rules: tuple[str, ...] = ()  # rule ids that need the approval
+    thread_id: str = ""  # the prompt goes to the thread the session lives in
     _future: asyncio.Future[tuple[str, str, str]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -152,6 +153,7 @@ class ApprovalManager:
         platform: str = "",
         chat_id: str = "",
         unattended: bool = False,
+        thread_id: str = "",
     ) -> Verdict:
         """Return when the command may run; raise ApprovalDenied when it may not."""
         found = assess(command, hermes_home=self.hermes_home)
@@ -195,6 +197,7 @@ class ApprovalManager:
         p = PendingApproval(
             self._record(session_key, command, reason, now), session_key, command, reason,
             now, now + self.timeout, platform, chat_id, tuple(v.rule for v in needed),
+            thread_id,
         )  # fmt: skip
         self._canonical[p.id] = canonical
         return await self._wait(p, verdict)

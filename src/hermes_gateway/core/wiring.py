@@ -87,7 +87,10 @@ def build_approvals(engine: Engine):
     async def notify(pending) -> None:
         engine.bus.publish(SessionChanged(pending.session_key, "", "waiting-approval"))
         message = OutboundMessage(
-            pending.chat_id, approval_message(pending), buttons=approval_buttons(pending)
+            pending.chat_id,
+            approval_message(pending),
+            thread_id=pending.thread_id,
+            buttons=approval_buttons(pending),
         )
         await send_direct(engine, pending.platform, message)
 

@@ -28,6 +28,7 @@ async def check_approval(command: str, ctx: ToolContext) -> None:
         session_key=ctx.session_key,
         platform=str(source.platform) if source else "",
         chat_id=source.chat_id if source else "",
+        thread_id=source.thread_id if source else "",
         unattended=ctx.unattended,
     )
 
