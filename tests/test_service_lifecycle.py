@@ -327,3 +327,80 @@ def test_bad_rotation_setting_refuses_to_start_naming_it(tmp_path, gateways):
     assert gateway.proc.wait(WAIT) == 78
     line = gateway.wait_for_log("logging.max_bytes")
     assert line.startswith("hermes: ") and "config.yaml" in line
+
+
+def test_log_lines_from_any_library_are_redacted_one_line_each(tmp_path):
+    """The redacting route itself: a third-party warning that carries a token (a URL, say)
+    and an engine record with a password reach gateway.log masked, each on one line."""
+    import logging
+
+    from hermes_gateway.config import load_settings, mask
+    from hermes_gateway.home import HermesHome
+    from hermes_gateway.service.logfile import Redactor, log_sinks, route_logging, secrets_of
+
+    home = HermesHome(tmp_path / "home").ensure()
+    token, password = "123456:SECRET-BOT-TOKEN", "hunter2-imap-password"
+    environ = {"TELEGRAM_BOT_TOKEN": token, "EMAIL_PASSWORD": password}
+    settings = load_settings(home, environ)
+    assert {token, password} <= secrets_of(settings)
+    saved = {
+        name: (lg.handlers[:], lg.level, lg.propagate)
+        for name, lg in (("", logging.getLogger()), ("hermes", logging.getLogger("hermes")))
+    }
+    sinks, file_log = log_sinks(home, True, settings, Redactor(secrets_of(settings)))
+    try:
+        route_logging([s for s in sinks if s.sink is file_log])  # not stderr: keep it clean
+        logging.getLogger("httpx").warning("POST https://api.telegram.org/bot%s/getMe", token)
+        logging.getLogger("httpx").info("below WARNING: not ours to log (%s)", token)
+        logging.getLogger("hermes.email").error("login as bob with %s\nfailed", password)
+    finally:
+        file_log.close()
+        for name, (handlers, level, propagate) in saved.items():
+            logger = logging.getLogger(name or None)
+            logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
+    text = (home.logs_dir / "gateway.log").read_text()
+    assert token not in text and password not in text
+    assert f"/bot{mask(token)}/getMe" in text and mask(password) in text
+    assert "below WARNING" not in text
+    lines = text.splitlines()
+    assert len(lines) == 2 and lines[0].split()[1] == "WARN" and lines[1].split()[1] == "ERROR"
+
+
+async def test_watchdog_pings_only_while_healthy(notify_socket):
+    import asyncio
+
+    from hermes_gateway.service.notify import Notifier, watchdog_loop
+
+    listener = notify_socket()
+    notifier = Notifier(listener.address, watchdog_usec=20_000)
+    healthy = True
+    task = asyncio.create_task(watchdog_loop(notifier, lambda: healthy))
+    await asyncio.to_thread(listener.wait_for, "WATCHDOG", "1", 2)
+    healthy = False
+    await asyncio.sleep(0.05)  # let a ping already in the socket buffer arrive
+    listener.sock.setblocking(False)
+    while True:
+        try:
+            listener.sock.recv(4096)
+        except BlockingIOError:
+            break
+    await asyncio.sleep(0.1)  # several intervals: an unhealthy engine is not pinged for
+    try:
+        silent = listener.sock.recv(4096)
+    except BlockingIOError:
+        silent = None
+    task.cancel()
+    notifier.close()
+    assert silent is None
+
+
+def test_notifier_takes_its_variables_out_of_the_environment(notify_socket):
+    from hermes_gateway.service.notify import Notifier
+
+    environ = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": "1", "A": "b"}
+    notifier = Notifier.from_environ(environ)
+    assert environ == {"A": "b"}
+    assert notifier.enabled and notifier.watchdog_interval is None  # WATCHDOG_PID: not us
+    environ = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid())}
+    assert Notifier.from_environ(environ).watchdog_interval == 2.0
+    assert not Notifier.from_environ({}).send("READY=1")  # outside systemd: a no-op

@@ -291,3 +291,36 @@ def test_launchd_plist_staleness_is_judged_on_the_data():
     assert launchd.plist_is_current(binary, USER_SPEC)
     assert not launchd.plist_is_current(installed, replace(USER_SPEC, path="/usr/bin"))
     assert not launchd.plist_is_current(b"not a plist", USER_SPEC)
+
+
+def test_installed_unit_on_disk_is_judged_current_or_stale(tmp_path):
+    from hermes_gateway.service.manager import Systemd
+
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "HOME": str(tmp_path)}
+    manager = Systemd(USER_SPEC, environ, tmp_path)
+    assert manager.path == tmp_path / "cfg/systemd/user/hermes-gateway.service"
+    assert manager.installed_text() is None and not manager.is_current()
+    manager.path.parent.mkdir(parents=True)
+    manager.path.write_text(USER_UNIT)
+    assert manager.is_current()
+    manager.path.write_text(USER_UNIT.replace("/opt/hermes/venv", "/old/venv"))
+    assert manager.installed_text() is not None and not manager.is_current()
+
+
+def test_a_user_and_a_system_unit_at_once_is_warned_about(tmp_path, monkeypatch, capsys):
+    from hermes_gateway.service import cli, units
+    from hermes_gateway.service.manager import Systemd
+
+    monkeypatch.setattr(units, "SYSTEM_UNIT_DIR", tmp_path / "etc")
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "HOME": str(tmp_path)}
+    manager = Systemd(USER_SPEC, environ, tmp_path)
+    manager.path.parent.mkdir(parents=True)
+    manager.path.write_text(USER_UNIT)
+    cli._warn_both_scopes(manager, environ, tmp_path)
+    assert capsys.readouterr().err == ""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "hermes-gateway.service").write_text(SYSTEM_UNIT)
+    cli._warn_both_scopes(manager, environ, tmp_path)
+    warning = capsys.readouterr().err
+    assert warning.startswith("warning: both a user unit and a system unit are installed")
+    assert str(tmp_path / "etc" / "hermes-gateway.service") in warning
