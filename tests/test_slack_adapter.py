@@ -272,3 +272,33 @@ async def test_no_token_reaches_the_logs(tmp_path, openai_peer, slack_peer, capl
     assert caplog.records
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert slack_peer.bot_token not in text and slack_peer.app_token not in text
+
+
+async def test_the_message_being_worked_on_shows_eyes_until_the_turn_ends(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "done thinking", "delay": 0.5}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        sent = await slack_peer.message(ALICE, DMS[ALICE], "think")
+        [added] = await slack_peer.wait(1, method="reactions.add")
+        [removed] = await slack_peer.wait(1, method="reactions.remove")
+    assert added["timestamp"] == removed["timestamp"] == sent["ts"]
+    assert added["name"] == removed["name"] == "eyes"
+
+
+async def test_slash_command_runs_a_command_or_asks_the_model(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "a model answer"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.slash(ALICE, DMS[ALICE], "help")
+        [helped] = await slack_peer.wait(1, method="chat.postMessage")
+        await slack_peer.slash(ALICE, DMS[ALICE], "what is 2+2?")
+        [answer] = await slack_peer.wait(1, method="chat.postMessage", since=helped["seq"])
+    assert "/status" in helped["message"]["text"]  # the command list
+    assert answer["message"]["text"] == "a model answer"
+    [request] = openai_peer.requests()
+    assert request["body"]["messages"][-1]["content"] == "what is 2+2?"
+    assert (await slack_peer.stats())["pending"] == 0

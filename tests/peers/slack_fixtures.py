@@ -70,6 +70,10 @@ class SlackPeerHandle:
         body = {"user": user, "channel": channel, "ts": ts, "label": label, "value": value}
         return await self._call("POST", "/_peer/press", json=body)
 
+    async def slash(self, user: str, channel: str, text: str) -> dict:
+        body = {"user": user, "channel": channel, "text": text}
+        return await self._call("POST", "/_peer/slash", json=body)
+
     async def envelope(self, kind: str, payload: Any) -> dict:
         return await self._call("POST", "/_peer/envelope", json={"type": kind, "payload": payload})
 

@@ -217,6 +217,7 @@ class WebApi:
             "chat.update": self.update,
             "chat.postEphemeral": self.post_ephemeral,
             "reactions.add": self.reactions_add,
+            "reactions.remove": self.reactions_remove,
             "users.info": self.users_info,
             "conversations.info": self.conversations_info,
         }.get(method)
@@ -303,11 +304,28 @@ class WebApi:
         self.state.record("chat.postEphemeral", {"channel": channel, "ts": ts, **params})
         return {"message_ts": ts}
 
-    def reactions_add(self, params: dict) -> dict:
-        channel = self._channel(params)
-        if self.state.find(channel, str(params.get("timestamp"))) is None:
+    def _reactions(self, params: dict) -> list[str]:
+        message = self.state.find(self._channel(params), str(params.get("timestamp")))
+        if message is None:
             raise ApiError("message_not_found")
+        if not params.get("name"):
+            raise ApiError("invalid_name")
+        return message.setdefault("reactions", [])
+
+    def reactions_add(self, params: dict) -> dict:
+        reactions = self._reactions(params)
+        if params["name"] in reactions:
+            raise ApiError("already_reacted")
+        reactions.append(params["name"])
         self.state.record("reactions.add", params)
+        return {}
+
+    def reactions_remove(self, params: dict) -> dict:
+        reactions = self._reactions(params)
+        if params["name"] not in reactions:
+            raise ApiError("no_reaction")
+        reactions.remove(params["name"])
+        self.state.record("reactions.remove", params)
         return {}
 
     def users_info(self, params: dict) -> dict:

@@ -5,6 +5,7 @@ press buttons, and make the server misbehave; and views of what the bot did.
                    -> {ts, envelopes}; a channel message that mentions the bot arrives twice,
                    as `message` and `app_mention` events, as Slack sends them to an app that
                    subscribes to both
+    POST slash     {user, channel, text, command?} -> {envelope_id} (slash_commands)
     POST press     {user, channel, ts, label? | value?} -> {envelope_id} (block_actions)
     POST envelope  {type, payload} -> {envelope_id}: any envelope, e.g. a malformed one
     POST restart   {seconds}: close every socket, refuse apps.connections.open meanwhile
@@ -79,6 +80,27 @@ async def post_message(request: web.Request) -> web.Response:
         mentioned = {**message, "type": "app_mention", "event_ts": ts, "team": TEAM}
         envelopes.append(await state.deliver("events_api", _event_payload(mentioned)))
     return web.json_response({"ts": ts, "envelopes": envelopes})
+
+
+async def slash(request: web.Request) -> web.Response:
+    state, body = _state(request), await request.json()
+    user, channel = body["user"], body["channel"]
+    payload = {
+        "token": "verification-token",
+        "team_id": TEAM,
+        "team_domain": "hermes-test",
+        "channel_id": channel,
+        "channel_name": CHANNELS.get(channel) or "directmessage",
+        "user_id": user,
+        "user_name": USERS.get(user, ""),
+        "command": body.get("command", "/hermes"),
+        "text": body.get("text", ""),
+        "api_app_id": APP,
+        "is_enterprise_install": "false",
+        "response_url": f"http://{request.host}/_peer/response/{uuid.uuid4().hex}",
+        "trigger_id": uuid.uuid4().hex,
+    }
+    return web.json_response({"envelope_id": await state.deliver("slash_commands", payload)})
 
 
 async def press(request: web.Request) -> web.Response:
@@ -222,6 +244,7 @@ def add_control_routes(app: web.Application) -> None:
     for name, handler in (
         ("message", post_message),
         ("press", press),
+        ("slash", slash),
         ("envelope", envelope),
         ("restart", restart),
         ("refresh", refresh),

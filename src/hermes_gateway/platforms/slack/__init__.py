@@ -41,6 +41,8 @@ class SlackOptions:
     per_chat_rate: float = 1.0
     global_rate: float = 5.0
     ping_interval: float = 5.0  # seconds between Socket Mode pings (a dead link shows in ~4x)
+    # 👀 on a message while the agent works on it (needs the reactions:write scope).
+    processing_reaction: bool = True
 
     def __repr__(self) -> str:  # never show a token
         return f"SlackOptions(api_url={self.api_url!r})"
@@ -74,6 +76,7 @@ def options_from_settings(settings: Any) -> SlackOptions:
         per_chat_rate=_number(extra, "per_chat_rate", 1.0, low=0.0),
         global_rate=_number(extra, "global_rate", 5.0, low=0.0),
         ping_interval=_number(extra, "ping_interval", 5.0, low=0.1),
+        processing_reaction=_flag(extra, "processing_reaction", True),
     )
 
 

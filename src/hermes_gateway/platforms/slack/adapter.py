@@ -17,9 +17,11 @@ from hermes_gateway.core.actions import VERDICTS
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
 from hermes_gateway.delivery.formatting import escape_html
 from hermes_gateway.platforms.base import Adapter, AdapterContext
+from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
 from . import options_from_settings, redact, rejected
 from .convert import (
+    SLASH_PREFIX,
     BotIdentity,
     MalformedEvent,
     Press,
@@ -28,6 +30,7 @@ from .convert import (
     parse_block_actions,
     parse_message_event,
     result_from_error,
+    slash_to_inbound,
     to_inbound,
 )
 from .names import Names
@@ -35,6 +38,7 @@ from .socket import SlackAuthError, SocketLink
 
 log = logging.getLogger("hermes.slack")
 
+PROCESSING_EMOJI = "eyes"
 FOLLOWED_THREADS = 5000  # threads the bot has spoken in, answered there without a new mention
 HTTP_TIMEOUT = 30
 
@@ -48,7 +52,7 @@ class SlackAdapter(Adapter):
         can_edit=True,
         typing=False,  # a classic bot has no typing indicator in the Web API
         threads=True,
-        reactions=False,
+        reactions=True,
         images=False,
         files=False,
         voice=False,
@@ -72,6 +76,10 @@ class SlackAdapter(Adapter):
         self._names: Names | None = None
         self._followed: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task] = set()
+        self._commands = {name.lstrip("/").lower() for name, _ in context.command_menu or []}
+        self._reaction = ProcessingReaction(
+            Platform.SLACK.value, self._add_processing, self._remove_processing
+        )
 
     def __repr__(self) -> str:
         return f"SlackAdapter({self.options!r})"
@@ -96,6 +104,8 @@ class SlackAdapter(Adapter):
             self._report("failed", str(exc))
             await self._close()
             raise
+        if self.options.processing_reaction:
+            self._reaction.attach(self.context.listen)
 
     async def _ensure_identity(self) -> None:
         if self.identity is None:
@@ -116,6 +126,7 @@ class SlackAdapter(Adapter):
         )
 
     async def disconnect(self) -> None:
+        self._reaction.detach()
         for task in list(self._tasks):
             task.cancel()
         await self._close()
@@ -143,6 +154,8 @@ class SlackAdapter(Adapter):
                 press = parse_block_actions(payload)
                 if press is not None:
                     await self._on_press(press)
+            elif kind == "slash_commands":
+                await self.context.deliver_inbound(slash_to_inbound(payload, self._commands))
         except MalformedEvent as exc:
             log.warning(
                 "slack: skipped malformed %s envelope %s: %s",
@@ -229,6 +242,18 @@ class SlackAdapter(Adapter):
         except Exception as exc:
             return self.result_from_error(exc)
         return SendResult(ok=True, message_id=message_id)
+
+    async def _add_processing(self, chat_id: str, message_id: str) -> None:
+        assert self._web is not None
+        if message_id.startswith(SLASH_PREFIX):  # a slash command has no message to react on
+            return
+        await self._web.reactions_add(channel=chat_id, timestamp=message_id, name=PROCESSING_EMOJI)
+
+    async def _remove_processing(self, chat_id: str, message_id: str) -> None:
+        assert self._web is not None
+        await self._web.reactions_remove(
+            channel=chat_id, timestamp=message_id, name=PROCESSING_EMOJI
+        )
 
     def result_from_error(self, exc: BaseException) -> SendResult:
         return result_from_error(exc, self.options.bot_token, self.options.app_token)

@@ -189,6 +189,39 @@ def _seconds(ts: str) -> float:
         raise MalformedEvent("ts is not a Slack timestamp") from None
 
 
+# -- the slash command ----------------------------------------------------------------------
+SLASH_PREFIX = "slash:"  # message ids of slash commands, which have no message of their own
+
+
+def slash_to_inbound(payload: Any, commands: Container[str]) -> InboundMessage:
+    """`/hermes status` -> the /status command, `/hermes what now?` -> a prompt. A slash
+    command has no message to thread on: it speaks for the DM or the channel's main timeline."""
+    if not isinstance(payload, dict):
+        raise MalformedEvent("the payload is not an object")
+    fields = [payload.get(k) for k in ("channel_id", "user_id", "trigger_id")]
+    text = payload.get("text") or ""
+    if not all(isinstance(f, str) and f for f in fields) or not isinstance(text, str):
+        raise MalformedEvent("channel_id, user_id, trigger_id or text is missing")
+    channel, user, trigger = fields
+    words = text.strip().split(maxsplit=1)
+    first = words[0].lstrip("/").lower() if words else "help"
+    if first in commands:
+        text = "/" + " ".join([first, *words[1:]])
+    dm = channel[:1] == "D"
+    name = payload.get("channel_name")
+    source = SessionSource(
+        platform=Platform.SLACK,
+        chat_id=channel,
+        chat_type=ChatType.DM if dm else ChatType.GROUP,
+        user_id=user,
+        user_name=str(payload.get("user_name") or ""),
+        chat_name=f"#{name}" if name and not dm else "",
+    )
+    return InboundMessage(
+        source=source, message_id=SLASH_PREFIX + trigger, text=plain_from_slack(text).strip()
+    )
+
+
 # -- buttons -------------------------------------------------------------------------------
 
 
