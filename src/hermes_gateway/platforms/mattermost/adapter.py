@@ -14,6 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from hermes_gateway.agent.checkpoints import write_atomic_bytes
 from hermes_gateway.core.types import (
     Attachment,
     Capabilities,
@@ -43,6 +44,7 @@ log = logging.getLogger("hermes.mattermost")
 CONNECT_WAIT = 10.0  # connect() returns after this even if the websocket is not up yet
 PROCESSING_EMOJI = "eyes"
 RECENT_POSTS = 1024
+SAVE_DELAY = 1.0  # seconds: the catch-up point is saved at most this often
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -80,6 +82,7 @@ class MattermostAdapter(Adapter):
         self._cache = context.home.cache_dir / "mattermost"
         self.identity: BotIdentity | None = None
         self._recent: OrderedDict[str, None] = OrderedDict()  # post ids handed over lately
+        self._saving: asyncio.Task | None = None
         self.since = 0  # create_at (ms) of the newest post handled: the catch-up starts here
         self.stream: EventStream | None = None
         self._task: asyncio.Task | None = None
@@ -132,6 +135,10 @@ class MattermostAdapter(Adapter):
             self._task.cancel()
             await asyncio.wait([self._task], timeout=2.0)
             self._task = None
+        if self._saving is not None and not self._saving.done():
+            self._saving.cancel()
+            if self.identity is not None:
+                await self._save_since()
         await self.client.close()
         if report:
             self._status("stopped", "")
@@ -210,7 +217,7 @@ class MattermostAdapter(Adapter):
                 notes.append(f"[file not downloaded: {ref.name} ({exc})]")
                 continue
             path = self._cache / f"{message.message_id}_{_UNSAFE.sub('_', ref.name)[-80:]}"
-            await asyncio.to_thread(_write, path, data)
+            await asyncio.to_thread(write_atomic_bytes, path, data)
             mime = ref.mime_type or (mimetypes.guess_type(ref.name)[0] or "")
             attachments.append(Attachment(str(path), message.kind, mime, len(data)))
         text = "\n".join([message.text, *notes]).strip()
@@ -219,10 +226,16 @@ class MattermostAdapter(Adapter):
     def _advance(self, create_at: int) -> None:
         if create_at > self.since:
             self.since = create_at
-            try:
-                _write(self._state_file(), json.dumps({"since": create_at}).encode())
-            except OSError as exc:  # only the catch-up after a restart depends on it
-                log.debug("mattermost: saving the catch-up point failed: %s", exc)
+            if self._saving is None or self._saving.done():  # at most one write a second
+                self._saving = asyncio.create_task(self._save_since(delay=SAVE_DELAY))
+
+    async def _save_since(self, delay: float = 0.0) -> None:
+        await asyncio.sleep(delay)
+        data = json.dumps({"since": self.since}).encode()
+        try:
+            await asyncio.to_thread(write_atomic_bytes, self._state_file(), data)
+        except OSError as exc:  # only the catch-up after a gateway restart depends on it
+            log.warning("mattermost: saving the catch-up point failed: %s", exc)
 
     def _state_file(self) -> Path:
         return self._cache / f"state-{self.identity.id}.json"
@@ -276,10 +289,3 @@ class MattermostAdapter(Adapter):
 
     async def _remove_processing(self, chat_id: str, message_id: str) -> None:
         await self.client.remove_reaction(self.identity.id, message_id, PROCESSING_EMOJI)
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_bytes(data)
-    partial.replace(path)
