@@ -92,15 +92,21 @@ async def test_a_thread_the_bot_is_not_in_needs_a_mention(tmp_path, openai_peer,
     assert len(openai_peer.requests()) == 1
 
 
-async def test_reply_in_thread_off_answers_in_the_channel(tmp_path, openai_peer, slack_peer):
+async def test_reply_in_thread_off_answers_in_the_channel_and_its_thread_needs_no_mention(
+    tmp_path, openai_peer, slack_peer
+):
     home = home_for(tmp_path, openai_peer)
-    openai_peer.script([{"text": "in the channel"}])
+    openai_peer.script([{"text": "in the channel"}, {"text": "in my thread"}])
     env = slack_peer.env(reply_in_thread="false")
     async with running_engine(home, env) as (engine, _):
         await connected(engine)
         await slack_peer.message(ALICE, GENERAL, "hi", mention=True)
         [reply] = await slack_peer.wait(1, method="chat.postMessage")
+        # A reply in the thread of the bot's own message is meant for the bot.
+        await slack_peer.message(ALICE, GENERAL, "more", thread_ts=reply["message"]["ts"])
+        [more] = await slack_peer.wait(1, method="chat.postMessage", since=reply["seq"])
     assert reply["message"]["thread_ts"] == ""
+    assert more["message"]["thread_ts"] == reply["message"]["ts"]
 
 
 async def test_own_posts_edits_and_other_bots_are_not_answered(tmp_path, openai_peer, slack_peer):

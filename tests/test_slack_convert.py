@@ -138,6 +138,7 @@ def test_channel_message_without_mention_is_not_addressed_unless_the_thread_is_f
     followed = inbound(event(thread_ts="5.0"), followed={"5.0"})
     assert followed.addressed and followed.source.thread_id == "5.0"
     assert inbound(event(), require_mention=False).addressed
+    assert inbound(event(thread_ts="5.0", parent_user_id="U0BOT")).addressed  # the bot's thread
 
 
 def test_app_mention_event_is_addressed_without_channel_type():

@@ -68,7 +68,9 @@ async def post_message(request: web.Request) -> web.Response:
     thread_ts = body.get("thread_ts") or ""
     message = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts}
     if thread_ts:
+        root = state.find(channel, thread_ts)
         message["thread_ts"] = thread_ts
+        message["parent_user_id"] = root["user"] if root else ""
     state.messages.append({**message, "thread_ts": thread_ts, "edits": 0})
     event = {**message, "event_ts": ts, "channel_type": kind, "team": TEAM}
     event["client_msg_id"] = str(uuid.uuid4())

@@ -71,6 +71,7 @@ class SlackMessage:
     thread_ts: str = ""
     channel_type: str = ""
     mentioned: bool = False  # an app_mention event, or <@bot> in the text
+    in_bot_thread: bool = False  # a reply in a thread whose first message is the bot's
 
     @property
     def is_dm(self) -> bool:
@@ -106,7 +107,8 @@ def parse_message_event(event: Any, bot: BotIdentity) -> SlackMessage | None:
     if not isinstance(thread_ts, str) or not isinstance(channel_type, str):
         raise MalformedEvent("thread_ts or channel_type is not a string")
     mentioned = kind == "app_mention" or _mention_token(bot.user_id) in text
-    return SlackMessage(channel, user, ts, text, thread_ts, channel_type, mentioned)
+    in_bot_thread = bool(thread_ts) and event.get("parent_user_id") == bot.user_id
+    return SlackMessage(channel, user, ts, text, thread_ts, channel_type, mentioned, in_bot_thread)
 
 
 def to_inbound(
@@ -121,14 +123,16 @@ def to_inbound(
 ) -> InboundMessage:
     """Our message for a person's Slack message. In a channel, the reply goes to the thread
     the message is in, or starts one on it; a thread the bot already speaks in (`followed`)
-    needs no new mention."""
+    needs no new mention, nor does one the bot started (a cron result, a notice)."""
     text = msg.text
     if msg.is_dm:
         chat_type, thread_id, addressed = ChatType.DM, msg.thread_ts, True
     else:
         chat_type = ChatType.GROUP
         thread_id = msg.thread_ts or (msg.ts if reply_in_thread else "")
-        addressed = not require_mention or msg.mentioned or msg.thread_ts in followed
+        addressed = (
+            not require_mention or msg.mentioned or msg.in_bot_thread or msg.thread_ts in followed
+        )
         text = _strip_leading_mention(text, bot.user_id)
     source = SessionSource(
         platform=Platform.SLACK,
