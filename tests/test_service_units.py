@@ -32,7 +32,6 @@ USER_UNIT = textwrap.dedent(
     """\
     [Unit]
     Description=Hermes Gateway (HERMES_HOME=/home/ada/.hermes)
-    Documentation=https://github.com/NousResearch/hermes-agent
     StartLimitIntervalSec=600
     StartLimitBurst=5
 
@@ -64,7 +63,6 @@ SYSTEM_UNIT = textwrap.dedent(
     """\
     [Unit]
     Description=Hermes Gateway (HERMES_HOME=/home/ada/.hermes)
-    Documentation=https://github.com/NousResearch/hermes-agent
     Wants=network-online.target
     After=network-online.target
     StartLimitIntervalSec=600
@@ -108,7 +106,6 @@ OTHER_UNIT = textwrap.dedent(
     f"""\
     [Unit]
     Description=Hermes Gateway (HERMES_HOME=/srv/hermes 100%%)
-    Documentation=https://github.com/NousResearch/hermes-agent
     StartLimitIntervalSec=600
     StartLimitBurst=5
 

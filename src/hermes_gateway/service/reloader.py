@@ -25,6 +25,7 @@ class Reloader:
         self.notifier = notifier
         self.status = status
         self._lock = asyncio.Lock()
+        self.started = asyncio.Event()  # a SIGHUP during start-up waits for it to finish
         self._tasks: set[asyncio.Task] = set()
 
     def trigger(self) -> None:
@@ -34,6 +35,7 @@ class Reloader:
         task.add_done_callback(self._done)
 
     async def reload(self) -> bool:
+        await self.started.wait()
         async with self._lock:
             self.notifier.reloading()
             try:

@@ -109,6 +109,7 @@ class _Gateway:
             return _fatal(self.notifier, f"the engine failed to start: {_describe(exc)}", exc)
         await _start_control(control)
         self.notifier.ready(self.status_line())
+        reloader.started.set()
         engine.bus.listen(self._on_event)
         watchdog = asyncio.create_task(watchdog_loop(self.notifier, lambda: not stop.is_set()))
         pump = None

@@ -29,7 +29,6 @@ def render_unit(spec: ServiceSpec) -> str:
     unit = [
         "[Unit]",
         f"Description={_specifiers(f'Hermes Gateway (HERMES_HOME={spec.home})')}",
-        "Documentation=https://github.com/NousResearch/hermes-agent",
     ]
     if spec.system:  # the user manager has no network-online.target
         unit += ["Wants=network-online.target", "After=network-online.target"]
