@@ -404,3 +404,23 @@ def test_notifier_takes_its_variables_out_of_the_environment(notify_socket):
     environ = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid())}
     assert Notifier.from_environ(environ).watchdog_interval == 2.0
     assert not Notifier.from_environ({}).send("READY=1")  # outside systemd: a no-op
+
+
+async def test_reload_with_only_allowlist_changes_reconnects_nothing(tmp_path):
+    from hermes_gateway.config import load_settings
+    from hermes_gateway.core.reload import reload_engine
+    from hermes_gateway.home import HermesHome
+    from tests.helpers import running_engine
+
+    home = tmp_path / "home"
+    async with running_engine(home, {"GATEWAY_ALLOWED_USERS": "alice"}) as (engine, _):
+        console = engine.console
+        assert not engine.authorizer.check("telegram", "bob").allowed
+        fresh = load_settings(HermesHome(home), {"GATEWAY_ALLOWED_USERS": "alice,bob"})
+        result = await reload_engine(engine, fresh)
+        assert result.reconnected == () and result.stopped == ()
+        assert result.allowlists_changed
+        assert engine.authorizer.check("telegram", "bob").allowed
+        assert engine.console is console  # the same connection: nothing was dropped
+        again = await reload_engine(engine, fresh)
+        assert not again.allowlists_changed
