@@ -3,6 +3,7 @@
 import pytest
 
 from tests.gateway_proc import GatewayProcess
+from tests.peers.discord_fixtures import discord_peer  # noqa: F401
 from tests.peers.fixtures import openai_peer  # noqa: F401
 from tests.peers.telegram_fixtures import telegram_peer  # noqa: F401
 

@@ -1,9 +1,35 @@
-"""Discord: the real engine and adapter (discord.py) against the loopback gateway + REST peer."""
+"""Discord: the real engine and adapter (discord.py) against the loopback gateway + REST peer —
+options, the mention rule, threads and auto-threads, processing reactions, approval buttons,
+slash commands, roles, the gateway's resume after an outage, and error handling."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import pytest
+
+from hermes_gateway.config.schema import PlatformSettings
+from hermes_gateway.core.events import PlatformStatusChanged
+from hermes_gateway.core.types import OutboundMessage
+from hermes_gateway.home import HermesHome
+from hermes_gateway.platforms.base import AdapterContext
+from hermes_gateway.platforms.discord import DEFAULT_API_BASE, options_from_settings
+from hermes_gateway.platforms.discord.adapter import DiscordAdapter
+from hermes_gateway.platforms.discord.client import RoutedHTTPClient
+from hermes_gateway.platforms.discord.convert import command_payloads, components, strip_mention
 from tests.helpers import peer_config, running_engine, write_config
-from tests.peers.discord_fixtures import ALICE, discord_peer  # noqa: F401
+from tests.peers.discord_fixtures import (
+    ALICE,
+    BOB,
+    BOT_ID,
+    CAROL,
+    GROUP_ID,
+    HELPER_ROLE,
+    STRANGER,
+    poll,
+)
+from tests.test_agent_runtime_e2e import call
 
 QUIET = "display:\n  tool_progress: 'off'\n"
 
@@ -14,10 +40,253 @@ def home_for(tmp_path, openai_peer, extra: str = ""):
     return home
 
 
-async def test_dm_round_trip(tmp_path, openai_peer, discord_peer):
-    openai_peer.script([{"text": "pong"}])
+def settings(**extra) -> PlatformSettings:
+    return PlatformSettings("discord", True, token="t0ken", extra=extra)
+
+
+# -- options and pure conversions ---------------------------------------------------------------
+def test_options_defaults_and_validation():
+    options = options_from_settings(settings())
+    assert options.api_base == DEFAULT_API_BASE and options.gateway_url == ""
+    assert options.require_mention and not options.auto_thread and options.reactions
+    assert "t0ken" not in repr(options)
+    roles = options_from_settings(settings(allowed_roles="12, 34")).allowed_roles
+    assert roles == {"12", "34"}
+    with pytest.raises(ValueError, match="DISCORD_BOT_TOKEN is not set"):
+        options_from_settings(PlatformSettings("discord", True))
+    with pytest.raises(ValueError, match="DISCORD_ALLOWED_ROLES.*'admins'"):
+        options_from_settings(settings(allowed_roles="12,admins"))
+    with pytest.raises(ValueError, match="DISCORD_GATEWAY_URL.*ws://"):
+        options_from_settings(settings(gateway_url="http://example.com"))
+    with pytest.raises(ValueError, match="DISCORD_AUTO_THREAD"):
+        options_from_settings(settings(auto_thread="sometimes"))
+
+
+def test_rest_and_gateway_urls_are_rewritten_per_client():
+    http = RoutedHTTPClient(None, "http://127.0.0.1:9/api/v10", "ws://127.0.0.1:9/gateway")
+    default = "wss://gateway.discord.gg/?v=10&encoding=json&compress=zlib-stream"
+    assert http.gateway_for(default) == (
+        "ws://127.0.0.1:9/gateway?v=10&encoding=json&compress=zlib-stream"
+    )
+    resume = "wss://gateway-us-east1-b.discord.gg/?v=10"
+    assert http.gateway_for(resume) == resume  # a resume URL the server gave is kept
+    plain = RoutedHTTPClient(None, DEFAULT_API_BASE, "")
+    assert plain.gateway_for(default) == default
+
+
+def test_mentions_buttons_and_commands_in_discord_shapes():
+    assert strip_mention(f"<@{BOT_ID}> hello", int(BOT_ID)) == "hello"
+    assert strip_mention(f"hey <@!{BOT_ID}>, look", int(BOT_ID)) == "hey look"
+    assert strip_mention("<@42> hello", int(BOT_ID)) == "<@42> hello"
+    rows = components(tuple((f"b{i}", f"approval:x:{i}") for i in range(6)) + (("No", "a:deny"),))
+    assert [len(r["components"]) for r in rows] == [5, 2]
+    assert rows[1]["components"][-1]["style"] == 4  # deny is red
+    menu = command_payloads([("/Status", "Show status"), ("status", "dup"), ("bad name!", "")])
+    assert [c["name"] for c in menu] == ["status", "badname"]
+    assert menu[1]["description"] == "badname" and menu[0]["options"][0]["type"] == 3
+
+
+# -- the adapter on its own (a real connection to the peer; the engine's side is a list) --------
+@pytest.fixture
+async def adapter(tmp_path, discord_peer):
+    received = []
+
+    async def deliver(message):
+        received.append(message)
+        return True
+
+    context = AdapterContext(HermesHome(tmp_path).ensure(), deliver, lambda state, why: None)
+    options = {"api_base": discord_peer.api_base}
+    made = DiscordAdapter(
+        PlatformSettings("discord", True, token=discord_peer.token, extra=options), context
+    )
+    await made.connect()
+    made.received = received
+    yield made
+    await made.disconnect()
+
+
+async def test_send_edit_typing_and_errors_through_rest(adapter, discord_peer):
+    dm = discord_peer.dm(ALICE)
+    sent = await adapter.send(OutboundMessage(dm, "first"))
+    assert sent.ok
+    assert (await adapter.edit(dm, sent.message_id, "first, edited")).ok
+    await adapter.typing(dm)
+    [shown] = await discord_peer.messages(dm)
+    assert shown["content"] == "first, edited" and shown["edits"] == 1
+    assert [e["channel_id"] for e in await discord_peer.log("typing")] == [dm]
+    [posted] = await discord_peer.log("message")
+    assert posted["body"]["allowed_mentions"]["parse"] == []  # the model never pings @everyone
+    gone = await adapter.send(OutboundMessage("7777", "nowhere"))
+    assert not gone.ok and gone.kind == "not_found" and not gone.retryable
+    too_long = await adapter.send(OutboundMessage(dm, "x" * 2001))
+    assert too_long.kind == "too_long"
+    await discord_peer.fail("POST /api/v10/channels", status=503, times=10)
+    down = await adapter.send(OutboundMessage(dm, "later"))
+    assert not down.ok and down.retryable
+
+
+async def test_own_messages_other_bots_and_malformed_events_are_skipped(
+    adapter, discord_peer, caplog
+):
+    caplog.set_level(logging.WARNING, "hermes.discord")
+    await adapter.send(OutboundMessage(discord_peer.dm(ALICE), "the bot's own words"))
+    await discord_peer.raw("MESSAGE_CREATE", {"id": "5", "channel_id": "x", "type": 0})
+    await discord_peer.message(ALICE, discord_peer.dm(ALICE), "hello")
+    await poll(lambda: asyncio.sleep(0, adapter.received), bool, 10, "a message")
+    assert [m.text for m in adapter.received] == ["hello"]
+    assert "skipped a malformed MESSAGE_CREATE" in caplog.text
+    state = await discord_peer.state()
+    assert state["identify"] == 1 and state["connected"] == 1, "one bad event kept the session"
+
+
+async def test_slash_commands_are_synced_from_the_menu(tmp_path, openai_peer, discord_peer):
     async with running_engine(home_for(tmp_path, openai_peer), discord_peer.env()) as (engine, _):
-        assert engine.platform_state["discord"] == "connected", engine.platform_reason
-        await discord_peer.message(ALICE, discord_peer.dm(ALICE), "ping")
-        [reply] = await discord_peer.wait_messages(discord_peer.dm(ALICE), 1)
-    assert reply["content"] == "pong"
+        await discord_peer.wait_log("commands")
+        names = [c["name"] for c in (await discord_peer.state())["commands"]]
+        assert "status" in names and "approve" in names
+        dm = discord_peer.dm(ALICE)
+        await discord_peer.slash(ALICE, dm, "status")
+        [echo] = await discord_peer.wait_log("callback")
+        assert echo["body"] == {"type": 4, "data": {"content": "`/status`"}}
+        [reply] = await discord_peer.wait_messages(dm, 1)
+    assert reply["content"] and openai_peer.requests() == []  # answered by the command
+
+
+# -- conversations ------------------------------------------------------------------------------
+async def test_group_mention_is_stripped_and_the_user_message_gets_reactions(
+    tmp_path, openai_peer, discord_peer
+):
+    openai_peer.script([{"text": "hello group"}])
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, discord_peer.env()):
+        await discord_peer.message(BOB, GROUP_ID, "not for the bot")
+        asked = await discord_peer.message(ALICE, GROUP_ID, "what time is it", mention=True)
+        await discord_peer.wait_messages(GROUP_ID, 1)
+        marks = await poll(
+            lambda: discord_peer.reactions(asked["id"]), lambda r: r == ["✅"], 10, "✅ only"
+        )
+        kinds = [(e["kind"], e["emoji"]) for e in await discord_peer.log() if "emoji" in e]
+    assert marks == ["✅"]
+    assert kinds == [("react", "👀"), ("unreact", "👀"), ("react", "✅")]
+    [request] = openai_peer.requests()
+    assert request["body"]["messages"][-1]["content"].endswith("what time is it")
+    assert f"<@{BOT_ID}>" not in str(request["body"]["messages"][-1]["content"])
+
+
+async def test_a_failed_turn_is_marked_with_a_cross(tmp_path, openai_peer, discord_peer):
+    openai_peer.script([{"status": 400, "message": "bad request"}])
+    async with running_engine(home_for(tmp_path, openai_peer), discord_peer.env()):
+        asked = await discord_peer.message(ALICE, discord_peer.dm(ALICE), "break")
+        marks = await poll(
+            lambda: discord_peer.reactions(asked["id"]), lambda r: "❌" in r, 10, "❌"
+        )
+    assert marks == ["❌"]
+
+
+async def test_auto_thread_answers_in_a_new_thread_and_keeps_talking_there(
+    tmp_path, openai_peer, discord_peer
+):
+    openai_peer.script([{"text": "first answer"}, {"text": "second answer"}])
+    env = discord_peer.env(auto_thread="true")
+    async with running_engine(home_for(tmp_path, openai_peer), env):
+        asked = await discord_peer.message(ALICE, GROUP_ID, "plan a trip\nto Rome", mention=True)
+        [first] = await discord_peer.wait_messages(GROUP_ID, 1)
+        assert first["thread"] == asked["id"]  # a thread started on a message has its id
+        [started] = await discord_peer.log("thread")
+        assert started["body"]["name"] == "plan a trip"
+        # In the bot's own thread no mention is needed.
+        await discord_peer.message(ALICE, GROUP_ID, "and Milan?", thread=asked["id"])
+        both = await discord_peer.wait_messages(GROUP_ID, 2)
+        await poll(lambda: discord_peer.reactions(asked["id"]), lambda r: r == ["✅"], 10, "✅")
+    assert [m["thread"] for m in both] == [asked["id"], asked["id"]]
+    assert both[1]["content"] == "second answer"
+
+
+async def test_approval_buttons_check_who_presses_and_go_away(tmp_path, openai_peer, discord_peer):
+    openai_peer.script([call("terminal", command="rm -rf ./build"), {"text": "cleaned"}])
+    home = home_for(tmp_path, openai_peer)
+    (home / "workspace" / "build").mkdir(parents=True)
+    async with running_engine(home, discord_peer.env()):
+        await discord_peer.message(ALICE, GROUP_ID, "clean up", mention=True)
+        [prompt] = await discord_peer.wait_messages(GROUP_ID, 1)
+        buttons = [b for row in prompt["components"] for b in row["components"]]
+        assert [b["label"] for b in buttons] == ["Allow once", "Allow session", "Always", "Deny"]
+        allow = buttons[0]["custom_id"]
+        await discord_peer.press(BOB, prompt["id"], allow)  # Bob is allowed, but not his session
+        [refused] = await discord_peer.wait_log("callback")
+        assert refused["body"]["data"]["flags"] == 64  # only Bob sees the answer
+        assert "Only someone in that conversation" in refused["body"]["data"]["content"]
+        await discord_peer.press(ALICE, prompt["id"], allow)
+        done = await discord_peer.wait_messages(GROUP_ID, 2)
+        assert done[-1]["content"] == "cleaned"
+        await discord_peer.wait_messages(GROUP_ID, 1, where=lambda m: m["components"] == [])
+    assert not (home / "workspace" / "build").exists()
+
+
+async def test_allowed_roles_let_role_holders_in_groups_and_dms(
+    tmp_path, openai_peer, discord_peer
+):
+    openai_peer.script([{"text": "hi carol"}, {"text": "hi again carol"}])
+    env = discord_peer.env(allowed=[ALICE], allowed_roles=HELPER_ROLE)
+    async with running_engine(home_for(tmp_path, openai_peer), env):
+        await discord_peer.message(CAROL, discord_peer.dm(CAROL), "hello in private")
+        await discord_peer.wait_messages(discord_peer.dm(CAROL), 1)
+        await discord_peer.message(CAROL, GROUP_ID, "hello", mention=True)
+        await discord_peer.wait_messages(GROUP_ID, 1)
+        await discord_peer.message(STRANGER, discord_peer.dm(STRANGER), "me too?")
+        [offer] = await discord_peer.wait_messages(discord_peer.dm(STRANGER), 1)
+    assert "pairing code" in offer["content"]
+    assert len(openai_peer.requests()) == 2
+    looked_up = {e["user"] for e in await discord_peer.log("member")}
+    assert looked_up == {CAROL, STRANGER}  # DMs: roles come from a member lookup
+
+
+# -- connection -------------------------------------------------------------------------------
+async def test_bad_token_fails_the_platform_with_a_clear_reason(
+    tmp_path, openai_peer, discord_peer
+):
+    env = {**discord_peer.env(), "DISCORD_BOT_TOKEN": "not.the.right-token"}
+    async with running_engine(home_for(tmp_path, openai_peer), env) as (engine, _):
+        state, reason = engine.platform_state["discord"], engine.platform_reason["discord"]
+    assert state == "failed"
+    assert reason.startswith("DISCORD_BOT_TOKEN was rejected by Discord (401 Unauthorized)")
+    assert "not.the.right-token" not in reason
+
+
+async def test_gateway_outage_resumes_the_session_and_replays_what_was_missed(
+    tmp_path, openai_peer, discord_peer
+):
+    openai_peer.script([{"text": "one"}, {"text": "two"}])
+    dm = discord_peer.dm(ALICE)
+    statuses = []
+    async with running_engine(home_for(tmp_path, openai_peer), discord_peer.env()) as (engine, _):
+        engine.bus.listen(
+            lambda e: (
+                statuses.append(e.state)
+                if isinstance(e, PlatformStatusChanged) and e.platform == "discord"
+                else None
+            )
+        )
+        await discord_peer.message(ALICE, dm, "before")
+        await discord_peer.wait_messages(dm, 1)
+        outage = asyncio.create_task(discord_peer.outage(1.0))
+        await poll(lambda: asyncio.sleep(0, statuses), lambda s: "connecting" in s, 10, "down")
+        await discord_peer.message(ALICE, dm, "during")  # queued in the session
+        await outage
+        await discord_peer.wait_messages(dm, 2, timeout=30)
+        state = await discord_peer.state()
+        assert engine.platform_state["discord"] == "connected"
+    assert state["identify"] == 1 and state["resume"] >= 1, state
+    assert statuses[statuses.index("connecting") + 1] == "connected"
+    assert "during" in str(openai_peer.requests()[-1]["body"]["messages"])
+
+
+async def test_explicit_gateway_url_is_used(tmp_path, openai_peer, discord_peer):
+    openai_peer.script([{"text": "via the configured gateway"}])
+    gateway = discord_peer.url.replace("http://", "ws://") + "/gateway"
+    env = discord_peer.env(gateway_url=gateway)
+    async with running_engine(home_for(tmp_path, openai_peer), env) as (engine, _):
+        assert engine.platform_state["discord"] == "connected"
+        await discord_peer.message(ALICE, discord_peer.dm(ALICE), "hi")
+        await discord_peer.wait_messages(discord_peer.dm(ALICE), 1)

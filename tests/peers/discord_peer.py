@@ -84,9 +84,7 @@ class DiscordPeer:
     async def gateway_bot(self, request: web.Request) -> web.Response:
         self.gateway.url = f"ws://{request.host}/gateway"
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return _json(
-            {"url": self.gateway.url, "shards": 1, "session_start_limit": limit}
-        )
+        return _json({"url": self.gateway.url, "shards": 1, "session_start_limit": limit})
 
     async def create_message(self, request: web.Request) -> web.Response:
         channel = request.match_info["channel"]

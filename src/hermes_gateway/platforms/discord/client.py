@@ -18,6 +18,10 @@ from discord.http import HTTPClient, Route
 
 log = logging.getLogger("hermes.discord")
 
+# Voice is never used: discord.py's warnings about its missing voice libraries are noise.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
 # A REST call that discord.py would wait for longer than this on a 429 raises RateLimited
 # instead, so that the delivery layer schedules the retry.
 MAX_RATELIMIT_WAIT = 30.0
@@ -119,3 +123,19 @@ def _guarded(name: str, parser: Callable[[Any], None]) -> Callable[[Any], None]:
             )
 
     return parse
+
+
+class _OneLineReconnects(logging.Filter):
+    """discord.py logs each reconnect attempt as an ERROR with a traceback; the platform's
+    status already says what happened, so one warning line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Attempting a reconnect"):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_RECONNECTS = _OneLineReconnects()
+if _RECONNECTS not in logging.getLogger("discord.client").filters:
+    logging.getLogger("discord.client").addFilter(_RECONNECTS)

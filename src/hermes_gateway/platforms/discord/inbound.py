@@ -53,6 +53,7 @@ class Inbound:
         self._buttons: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         self._reactions = StatusReactions(self._react, self._unreact) if options.reactions else None
         self._unlisten = None
+        self._tasks: set[asyncio.Task] = set()  # button clean-ups in flight
 
     def start(self) -> None:
         self._stopping.clear()
@@ -226,7 +227,9 @@ class Inbound:
         for message_id, (channel, datas) in list(self._buttons.items()):
             if any(event.approval_id in data for data in datas):
                 del self._buttons[message_id]
-                asyncio.ensure_future(self._drop_buttons(channel, message_id))
+                task = asyncio.ensure_future(self._drop_buttons(channel, message_id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def _drop_buttons(self, channel: str, message_id: str) -> None:
         route = Route(
