@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from hermes_gateway.core.types import Attachment, MessageKind, OutboundMessage
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.email_fixtures import BOT, EmailWorld, mail
+from tests.peers.fixtures import start_peer
 
 ALICE = "alice@example.com"
 BOB = "Bob@Example.com"
@@ -56,3 +58,178 @@ async def test_a_mail_is_answered_in_its_thread_and_marked_seen(tmp_path, openai
     assert reply.message["Auto-Submitted"] == "auto-replied"
     [request] = openai_peer.requests()
     assert "What is up?" in str(request["body"]["messages"][-1]["content"])
+
+
+async def test_a_follow_up_threads_onto_the_whole_conversation(tmp_path, openai_peer, world):
+    openai_peer.script([{"text": "first answer"}, {"text": "second answer"}])
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, world.env([ALICE])):
+        await world.deliver(mail(ALICE, "one", subject="Plans", message_id="<p1@example.com>"))
+        [first] = await world.wait_sent(1, to=ALICE)
+        await world.deliver(mail(ALICE, "two", reply_to=first, message_id="<p2@example.com>"))
+        second = (await world.wait_sent(2, to=ALICE))[1]
+    assert second.subject == "Re: Plans", "no Re: Re:"
+    assert second.in_reply_to == "<p2@example.com>"
+    assert second.references.split() == ["<p1@example.com>", first.message_id, "<p2@example.com>"]
+    # One session per sender: the second turn saw the first exchange.
+    history = str(openai_peer.requests()[-1]["body"]["messages"])
+    assert "first answer" in history
+
+
+async def test_auto_replies_lists_no_reply_and_own_mail_are_never_answered(
+    tmp_path, openai_peer, world
+):
+    openai_peer.script([{"text": "only this one"}])
+    home = home_for(tmp_path, openai_peer)
+    ignored = [
+        mail(ALICE, "I am on vacation", headers={"Auto-Submitted": "auto-replied"}),
+        mail(ALICE, "newsletter", headers={"Precedence": "bulk"}),
+        mail(ALICE, "list traffic", headers={"List-Id": "<team.lists.example.com>"}),
+        mail("no-reply@example.com", "your receipt"),
+        mail("Mailer-Daemon@example.com", "undeliverable"),
+        mail(BOT, "my own sent mail"),
+    ]
+    async with running_engine(home, world.env([ALICE, "no-reply@example.com", BOT])):
+        for raw in ignored:
+            await world.deliver(raw)
+        await world.deliver(mail(ALICE, "a real question"))
+        [reply] = await world.wait_sent(1, to=ALICE)
+        await world.wait_all_seen(len(ignored) + 1)
+    assert reply.text == "only this one"
+    assert [m.message_id for m in world.sent()] == [reply.message_id]
+    [request] = openai_peer.requests()
+    assert "a real question" in str(request["body"]["messages"][-1]["content"])
+
+
+async def test_unknown_senders_are_ignored_unless_pairing_is_on(tmp_path, openai_peer, world):
+    openai_peer.script([{"text": "for alice"}])
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, world.env([ALICE])):
+        await world.deliver(mail(STRANGER, "let me in"))
+        await world.deliver(mail(ALICE, "hi"))
+        await world.wait_sent(1, to=ALICE)
+        await world.wait_all_seen(2)
+    assert world.sent(STRANGER) == [], "no pairing code to strangers by default (backscatter)"
+    assert len(openai_peer.requests()) == 1
+
+    async with running_engine(home, world.env([ALICE], pairing="true")):
+        await world.deliver(mail(STRANGER, "let me in, again"))
+        [offer] = await world.wait_sent(1, to=STRANGER)
+    assert "pairing code" in offer.text
+
+
+async def test_allowed_users_match_addresses_without_case(tmp_path, openai_peer, world):
+    openai_peer.script([{"text": "hi bob"}])
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, world.env([BOB])):  # "Bob@Example.com"
+        await world.deliver(mail("BOB@example.COM", "hello"))
+        [reply] = await world.wait_sent(1, to="bob@example.com")
+    assert reply.text == "hi bob"
+
+
+async def test_attachments_arrive_in_the_cache_and_go_out_with_a_reply(
+    tmp_path, openai_peer, world
+):
+    openai_peer.script([{"text": "got your files"}])
+    home = home_for(tmp_path, openai_peer)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    files = [("notes.txt", "text/plain", b"line one\nline two\n"), ("a b.png", "image/png", png)]
+    async with running_engine(home, world.env([ALICE])) as (engine, _):
+        await world.deliver(mail(ALICE, "see attached", attachments=files))
+        await world.wait_sent(1, to=ALICE)
+        prompt = str(openai_peer.requests()[0]["body"]["messages"][-1]["content"])
+        saved = sorted((home / "cache" / "email").glob("*_*"))
+        assert [p.read_bytes() for p in saved] == [b"line one\nline two\n", png]
+        assert all(str(p) in prompt for p in saved), prompt
+        assert "attached photo: " in prompt and "image/png" in prompt
+
+        outgoing = tmp_path / "report.csv"
+        outgoing.write_text("a,b\n1,2\n")
+        attachment = Attachment(str(outgoing), MessageKind.DOCUMENT, "text/csv")
+        result = await engine.adapter("email").send(
+            OutboundMessage(ALICE, "here is the report", attachments=(attachment,))
+        )
+        assert result.ok, result
+        last = (await world.wait_sent(2, to=ALICE))[-1]
+    assert last.text == "here is the report"
+    assert last.attachments() == [("report.csv", b"a,b\n1,2\n")]
+    assert last.subject.startswith("Re: "), "a message without reply_to threads onto the last mail"
+
+
+async def test_a_large_attachment_is_noted_not_saved(tmp_path, openai_peer, world):
+    openai_peer.script([{"text": "too big"}])
+    home = home_for(tmp_path, openai_peer)
+    big = [("big.bin", "application/octet-stream", b"x" * 300_000)]
+    async with running_engine(home, world.env([ALICE], max_attachment_mb="0.1")):
+        await world.deliver(mail(ALICE, "huge file", attachments=big))
+        await world.wait_sent(1, to=ALICE)
+    prompt = str(openai_peer.requests()[0]["body"]["messages"][-1]["content"])
+    assert "file too large: big.bin" in prompt
+    assert not list((home / "cache" / "email").glob("*big.bin"))
+
+
+async def test_malformed_mail_is_logged_marked_seen_and_skipped(
+    tmp_path, openai_peer, world, caplog
+):
+    openai_peer.script([{"text": "still answering"}])
+    home = home_for(tmp_path, openai_peer)
+    unknown_charset = (
+        f"From: {ALICE}\r\nTo: {BOT}\r\nSubject: odd\r\nMessage-ID: <odd@example.com>\r\n"
+        "Content-Type: text/plain; charset=x-no-such-charset\r\n\r\nhello\r\n"
+    ).encode()
+    async with running_engine(home, world.env([ALICE])):
+        await world.deliver(mail(None, "no sender at all"))
+        await world.deliver(unknown_charset)
+        await world.deliver(mail(ALICE, "a good one"))
+        [reply] = await world.wait_sent(1, to=ALICE)
+        await world.wait_all_seen(3)
+    assert reply.text == "still answering"
+    [request] = openai_peer.requests()
+    assert "a good one" in str(request["body"]["messages"][-1]["content"])
+    skipped = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(skipped) == 2 and "no From address" in skipped[0], skipped
+    assert "charset" in skipped[1] or "x-no-such-charset" in skipped[1], skipped
+
+
+async def test_a_wrong_password_fails_the_platform_with_a_clear_reason(
+    tmp_path, openai_peer, world
+):
+    openai_peer.script([{"text": "console works"}])
+    home = home_for(tmp_path, openai_peer)
+    env = world.env([ALICE], password="wrong-pass-123")
+    async with running_engine(home, env) as (engine, replies):
+        assert engine.platform_state["email"] == "failed"
+        reason = engine.platform_reason["email"]
+        await engine.console.inject("hello?")
+        assert await replies.next() == "console works"
+    assert reason.startswith(
+        f"EMAIL_PASSWORD was rejected by the IMAP server 127.0.0.1:{world.dovecot.port} ("
+    ), reason
+    assert "wrong-pass-123" not in reason
+
+
+async def test_an_smtp_login_failure_is_caught_at_connect(tmp_path, openai_peer, world):
+    other = start_peer(
+        "tests.peers.email_peer", "--spool", str(tmp_path / "spool"), "--user", BOT,
+        "--password", "the-smtp-password",
+    )  # fmt: skip
+    try:
+        env = {**world.env([ALICE]), "EMAIL_SMTP_PORT": str(other.port)}
+        home = home_for(tmp_path, openai_peer)
+        async with running_engine(home, env) as (engine, _):
+            state, reason = engine.platform_state["email"], engine.platform_reason["email"]
+    finally:
+        other.stop()
+    assert state == "failed"
+    assert reason.startswith(
+        f"EMAIL_PASSWORD was rejected by the SMTP server 127.0.0.1:{other.port}"
+    )
+
+
+async def test_polling_works_where_idle_is_off(tmp_path, openai_peer, world):
+    openai_peer.script([{"text": "polled"}])
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, world.env([ALICE], idle="false", poll_interval="0.2")):
+        await world.deliver(mail(ALICE, "anyone?"))
+        [reply] = await world.wait_sent(1, to=ALICE)
+    assert reply.text == "polled"

@@ -44,7 +44,10 @@ def mail(
     if sender is not None:
         message["From"] = sender
     message["To"] = to
-    message["Subject"] = f"Re: {reply_to.subject}" if reply_to is not None else subject
+    if reply_to is not None:  # as a client's Reply does: one "Re:" prefix
+        subject = reply_to.subject
+        subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = message_id or make_msgid(
         domain=sender.split("@")[-1] if sender else None

@@ -31,7 +31,7 @@ class Spool:
             and auth_data.login == self.user
             and auth_data.password == self.password
         )
-        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     async def handle_DATA(self, server, session, envelope) -> str:
         failure = self.folder / "FAIL"

@@ -77,6 +77,7 @@ log_path = {root}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = {min(uid, 500)}
@@ -108,6 +109,10 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # No auth penalty: after a wrong-password test, the next login would wait seconds.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service stats {{
   unix_listener stats-reader {{

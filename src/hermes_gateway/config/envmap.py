@@ -5,6 +5,7 @@ Read from `.env` and from the process environment (the process wins):
     <PREFIX>_ALLOWED_USERS    platforms.<p>.allowed_users   comma-separated user ids
     <PREFIX>_ALLOW_ALL_USERS  platforms.<p>.allow_all_users true/false/1/0/yes/no
     <PREFIX>_HOME_CHANNEL     platforms.<p>.home_channel
+    <PREFIX>_HOME_ADDRESS     platforms.<p>.home_channel (when HOME_CHANNEL is unset)
     <PREFIX>_BOT_TOKEN        platforms.<p>.token           (wins over <PREFIX>_TOKEN)
     <PREFIX>_TOKEN            platforms.<p>.token
     <PREFIX>_API_KEY          platforms.<p>.api_key
@@ -40,6 +41,7 @@ _PER_PLATFORM = (
     ("ALLOWED_USERS", "allowed_users"),
     ("ALLOW_ALL_USERS", "allow_all_users"),
     ("HOME_CHANNEL", "home_channel"),
+    ("HOME_ADDRESS", "home_channel"),  # e-mail's name for it: EMAIL_HOME_ADDRESS
     ("BOT_TOKEN", "token"),
     ("TOKEN", "token"),
     ("API_KEY", "api_key"),

@@ -16,9 +16,7 @@ from tests.peers.email_fixtures import EmailWorld, SentMail, mail
 class Driver(PlatformDriver):
     platform = "email"
     features = Features(groups=False, mentions=False, restart=True)
-    users = Users(
-        alice="alice@example.com", bob="bob@example.com", stranger="stranger@example.net"
-    )
+    users = Users(alice="alice@example.com", bob="bob@example.com", stranger="stranger@example.net")
 
     def __init__(self) -> None:
         self.world: EmailWorld | None = None

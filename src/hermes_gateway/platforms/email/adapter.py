@@ -17,7 +17,7 @@ from hermes_gateway.platforms.connection import StatusLatch
 from . import options_from_settings, redact
 from .compose import build, check_login, deliver, result_from_error, smtp_rejection
 from .convert import Converted, Malformed, convert
-from .files import save_parts
+from .files import describe, save_parts
 from .receiver import NETWORK_ERRORS, LoginRejected, Receiver
 from .threads import ThreadBook
 
@@ -112,7 +112,8 @@ class EmailAdapter(Adapter):
             saved, notes = save_parts(
                 converted.parts, self._cache, message.message_id, self.options.max_attachment_bytes
             )
-            text = "\n".join(filter(None, [message.text, *notes]))
+            described = [describe(a) for a in saved]  # the agent reads them with its file tools
+            text = "\n".join(filter(None, [message.text, *described, *notes]))
             message = dataclasses.replace(message, text=text, attachments=tuple(saved))
         # Remembered first: a fast reply (a command) must already find the thread.
         self.threads.remember(message.source.chat_id, converted.thread)
