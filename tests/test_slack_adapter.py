@@ -308,3 +308,34 @@ async def test_slash_command_runs_a_command_or_asks_the_model(tmp_path, openai_p
     [request] = openai_peer.requests()
     assert request["body"]["messages"][-1]["content"] == "what is 2+2?"
     assert (await slack_peer.stats())["pending"] == 0
+
+
+async def test_typed_approvals_in_a_thread_and_by_slash_command(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    (home / "workspace" / "a").mkdir(parents=True)
+    (home / "workspace" / "b").mkdir(parents=True)
+    openai_peer.script(
+        [
+            call("terminal", command="rm -rf a"),
+            {"text": "a is gone"},
+            call("terminal", command="rm -rf b"),
+            {"text": "b is gone"},
+        ]
+    )
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        root = await slack_peer.message(ALICE, GENERAL, "remove a", mention=True)
+        [prompt] = await slack_peer.wait(1, method="chat.postMessage")
+        await slack_peer.message(ALICE, GENERAL, "/approve", thread_ts=root["ts"], mention=True)
+        done = await slack_peer.wait(1, method="chat.postMessage", since=prompt["seq"])
+        await until(lambda: _has(slack_peer, GENERAL, "a is gone"))
+        await slack_peer.message(ALICE, DMS[ALICE], "remove b")
+        [prompt] = await slack_peer.wait(1, method="chat.postMessage", channel=DMS[ALICE])
+        await slack_peer.slash(ALICE, DMS[ALICE], "approve")
+        await until(lambda: _has(slack_peer, DMS[ALICE], "b is gone"))
+    assert done and not (home / "workspace" / "a").exists()
+    assert not (home / "workspace" / "b").exists()
+
+
+async def _has(peer, channel: str, text: str) -> bool:
+    return any(text in m["text"] for m in await peer.messages(channel))
