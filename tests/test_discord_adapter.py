@@ -132,10 +132,20 @@ async def test_own_messages_other_bots_and_malformed_events_are_skipped(
     caplog.set_level(logging.WARNING, "hermes.discord")
     await adapter.send(OutboundMessage(discord_peer.dm(ALICE), "the bot's own words"))
     await discord_peer.raw("MESSAGE_CREATE", {"id": "5", "channel_id": "x", "type": 0})
+    wrong = {
+        "id": "6",
+        "channel_id": discord_peer.dm(ALICE),
+        "author": {"id": ALICE, "username": "alice", "discriminator": "0", "avatar": None},
+        "content": 42,
+        "type": 0,
+        "timestamp": "2024-01-01T00:00:00+00:00",
+    }
+    await discord_peer.raw("MESSAGE_CREATE", wrong)
     await discord_peer.message(ALICE, discord_peer.dm(ALICE), "hello")
     await poll(lambda: asyncio.sleep(0, adapter.received), bool, 10, "a message")
     assert [m.text for m in adapter.received] == ["hello"]
     assert "skipped a malformed MESSAGE_CREATE" in caplog.text
+    assert "skipped a malformed message 6: content is int" in caplog.text
     state = await discord_peer.state()
     assert state["identify"] == 1 and state["connected"] == 1, "one bad event kept the session"
 
@@ -290,3 +300,26 @@ async def test_explicit_gateway_url_is_used(tmp_path, openai_peer, discord_peer)
         assert engine.platform_state["discord"] == "connected"
         await discord_peer.message(ALICE, discord_peer.dm(ALICE), "hi")
         await discord_peer.wait_messages(discord_peer.dm(ALICE), 1)
+
+
+async def test_a_reply_to_the_bot_needs_no_mention(tmp_path, openai_peer, discord_peer):
+    openai_peer.script([{"text": "first"}, {"text": "answer to the reply"}])
+    async with running_engine(home_for(tmp_path, openai_peer), discord_peer.env()):
+        await discord_peer.message(ALICE, GROUP_ID, "start", mention=True)
+        [first] = await discord_peer.wait_messages(GROUP_ID, 1)
+        await discord_peer.message(BOB, GROUP_ID, "and me?", reply_to=first["id"])
+        both = await discord_peer.wait_messages(GROUP_ID, 2)
+    assert both[1]["content"] == "answer to the reply"
+    assert "and me?" in str(openai_peer.requests()[-1]["body"]["messages"][-1]["content"])
+
+
+async def test_auto_thread_falls_back_to_the_channel_when_refused(
+    tmp_path, openai_peer, discord_peer
+):
+    openai_peer.script([{"text": "answered in the channel"}])
+    await discord_peer.fail("/threads", status=403)  # no Create Public Threads permission
+    env = discord_peer.env(auto_thread="true")
+    async with running_engine(home_for(tmp_path, openai_peer), env):
+        await discord_peer.message(ALICE, GROUP_ID, "hello", mention=True)
+        [reply] = await discord_peer.wait_messages(GROUP_ID, 1)
+    assert reply["thread"] == "" and reply["content"] == "answered in the channel"

@@ -64,11 +64,20 @@ class DiscordPeerHandle:
 
     # -- users act ------------------------------------------------------------------------
     async def message(
-        self, user: str, channel: str, content: str, *, mention: bool = False, thread: str = ""
+        self,
+        user: str,
+        channel: str,
+        content: str,
+        *,
+        mention: bool = False,
+        thread: str = "",
+        reply_to: str = "",
     ) -> dict:
         body = {"user": user, "channel": channel, "content": content, "mention": mention}
         if thread:
             body["thread"] = thread
+        if reply_to:
+            body["reply_to"] = reply_to
         return await self.call("POST", "/_peer/message", json=body)
 
     async def thread(self, user: str, channel: str = GROUP_ID, name: str = "a thread") -> str:

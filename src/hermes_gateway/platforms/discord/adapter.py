@@ -62,7 +62,7 @@ class DiscordAdapter(Adapter):
             intents=intents(),
             on_event=self._on_event,
         )
-        self.inbound = Inbound(self.client, self.options, context)
+        self.inbound = Inbound(self.client, self.options, context, settings)
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._backoff = Backoff()

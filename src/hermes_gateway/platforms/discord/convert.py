@@ -60,6 +60,8 @@ def convert_message(
     place = place_of(message.channel, guild_id)
     author = message.author
     text = message.content
+    if not isinstance(text, str):
+        raise ValueError(f"content is {type(text).__name__}, not text")
     addressed = True
     if place.chat_type is not ChatType.DM:
         addressed = (

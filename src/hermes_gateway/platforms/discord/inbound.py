@@ -41,11 +41,19 @@ THREAD_ARCHIVE_MINUTES = 1440
 
 
 class Inbound:
-    def __init__(self, client: discord.Client, options: DiscordOptions, context: AdapterContext):
+    def __init__(
+        self,
+        client: discord.Client,
+        options: DiscordOptions,
+        context: AdapterContext,
+        settings: Any = None,
+    ) -> None:
         self.client = client
         self.options = options
         self.context = context
         self.roles = RoleGate(options.allowed_roles)
+        # DISCORD_ALLOWED_USERS: no role lookup needed for them.
+        self._listed = frozenset(getattr(settings, "allowed_users", ()) or ())
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._consumer: asyncio.Task | None = None
         self._stopping = asyncio.Event()
@@ -161,7 +169,7 @@ class Inbound:
             return
         if isinstance(user, discord.Member):
             self.roles.note(str(user.id), [role.id for role in user.roles])
-        elif chat_type is ChatType.DM:
+        elif chat_type is ChatType.DM and str(user.id) not in self._listed:
             guilds = [guild.id for guild in self.client.guilds]
             await self.roles.look_up(str(user.id), guilds, self._fetch_roles)
 
