@@ -339,3 +339,25 @@ async def test_typed_approvals_in_a_thread_and_by_slash_command(tmp_path, openai
 
 async def _has(peer, channel: str, text: str) -> bool:
     return any(text in m["text"] for m in await peer.messages(channel))
+
+
+async def test_a_connection_that_dies_without_a_close_is_replaced(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "back again"}])
+    states: list[str] = []
+    async with running_engine(home, slack_peer.env(ping_interval="0.5")) as (engine, _):
+        await connected(engine)
+        engine.bus.listen(lambda e: states.append(getattr(e, "state", "")))
+        opens = (await slack_peer.stats())["opens"]
+        await slack_peer.cut()
+        await slack_peer.message(ALICE, DMS[ALICE], "sent into the void")  # waits as pending
+
+        async def reopened():
+            return (await slack_peer.stats())["opens"] > opens
+
+        await until(reopened)
+        [sent] = await slack_peer.wait(1, method="chat.postMessage")
+    assert sent["message"]["text"] == "back again"
+    assert "connecting" in states and "connected" in states  # the outage was reported

@@ -81,6 +81,9 @@ class SlackPeerHandle:
     async def restart(self, seconds: float = 1.0) -> dict:
         return await self._call("POST", "/_peer/restart", json={"seconds": seconds})
 
+    async def cut(self) -> dict:
+        return await self._call("POST", "/_peer/cut", json={})
+
     async def refresh(self) -> dict:
         return await self._call("POST", "/_peer/refresh", json={})
 

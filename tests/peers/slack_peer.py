@@ -61,6 +61,7 @@ class SlackState:
         self.fails: list[dict] = []
         self.tickets: set[str] = set()
         self.sockets: list[web.WebSocketResponse] = []
+        self.transports: dict[web.WebSocketResponse, Any] = {}
         self.refuse_until = 0.0
         self.opens = 0
         self.changed = asyncio.Event()
@@ -112,6 +113,15 @@ class SlackState:
                 envelope["retry_attempt"] += 1
                 envelope["retry_reason"] = "timeout"
             await ws.send_str(json.dumps(envelope))
+
+    def cut_sockets(self) -> int:
+        """Drop every connection without a close frame, as a dead network does."""
+        sockets, self.sockets = self.sockets, []
+        for ws in sockets:
+            transport = self.transports.pop(ws, None)
+            if transport is not None:
+                transport.abort()
+        return len(sockets)
 
     async def drop_sockets(self, message: dict | None = None) -> int:
         sockets, self.sockets = self.sockets, []
@@ -357,6 +367,7 @@ async def socket_mode(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(autoping=True)
     await ws.prepare(request)
     state.sockets.append(ws)
+    state.transports[ws] = request.transport
     hello = {
         "type": "hello",
         "num_connections": len(state.sockets),
@@ -380,6 +391,7 @@ async def socket_mode(request: web.Request) -> web.StreamResponse:
                 state.acked.append(envelope_id)
                 state.changed.set()
     finally:
+        state.transports.pop(ws, None)
         if ws in state.sockets:
             state.sockets.remove(ws)
     return ws

@@ -9,6 +9,7 @@ press buttons, and make the server misbehave; and views of what the bot did.
     POST press     {user, channel, ts, label? | value?} -> {envelope_id} (block_actions)
     POST envelope  {type, payload} -> {envelope_id}: any envelope, e.g. a malformed one
     POST restart   {seconds}: close every socket, refuse apps.connections.open meanwhile
+    POST cut       drop every socket's TCP connection without a close frame
     POST refresh   send a `disconnect` (refresh_requested) message on every socket
     POST fail      {method, error, status?, retry_after?, channel?, times?}
     POST reset
@@ -159,6 +160,10 @@ async def restart(request: web.Request) -> web.Response:
     return web.json_response({"closed": closed})
 
 
+async def cut(request: web.Request) -> web.Response:
+    return web.json_response({"cut": _state(request).cut_sockets()})
+
+
 async def refresh(request: web.Request) -> web.Response:
     state = _state(request)
     message = {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "p"}}
@@ -176,9 +181,13 @@ async def fail(request: web.Request) -> web.Response:
 
 async def reset(request: web.Request) -> web.Response:
     state = _state(request)
-    sockets, changed = state.sockets, state.changed
+    sockets, transports, changed = state.sockets, state.transports, state.changed
     state.reset()
-    state.sockets, state.changed = sockets, changed  # the bot stays connected across tests
+    state.sockets, state.transports, state.changed = (
+        sockets,
+        transports,
+        changed,
+    )  # the bot stays connected across tests
     return web.json_response({"ok": True})
 
 
@@ -250,6 +259,7 @@ def add_control_routes(app: web.Application) -> None:
         ("envelope", envelope),
         ("restart", restart),
         ("refresh", refresh),
+        ("cut", cut),
         ("fail", fail),
         ("reset", reset),
     ):
