@@ -142,6 +142,7 @@ def test_channel_posts_need_a_mention_by_id_or_name_dms_do_not():
     by_name = convert(posted(f"@{BOT} /status"))
     assert by_name.message.addressed and by_name.message.text == "/status"
     assert not convert(posted(f"mail {BOT}@example.com")).message.addressed
+    assert convert(posted(f"@{BOT} /approve", channel_type="D")).message.text == "/approve"
     dm = convert(posted("just talk", channel_type="D")).message
     assert dm.addressed and dm.source.chat_type is ChatType.DM
     assert dm.source.user_name == "alice" and dm.timestamp == 1700000000.0

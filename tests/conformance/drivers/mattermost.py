@@ -58,7 +58,8 @@ class Driver(PlatformDriver):
         return root["id"]
 
     async def resolve_approval(self, user: str, prompt: BotMessage, choice: str) -> None:
-        text = "/approve" if choice == "once" else "/deny"
+        # Mattermost's clients run "/…" as a server slash command: people write "@bot /approve".
+        text = f"@{BOT} /approve" if choice == "once" else f"@{BOT} /deny"
         await self.peer.post(NAMES[user], prompt.chat, text, root_id=prompt.thread)
 
     async def send_malformed(self) -> None:

@@ -93,7 +93,9 @@ def convert_post(
     addressed = True
     if chat_type is not ChatType.DM:
         addressed = not require_mention or mentions_bot(text, context.mentions, bot)
-        text = strip_mention(text, bot.username)
+    # Mattermost's clients run a message that starts with "/" as their own slash command, so
+    # people write "@bot /approve", in DMs too.
+    text = strip_mention(text, bot.username)
     files = file_refs(post)
     source = SessionSource(
         platform=Platform.MATTERMOST,
