@@ -9,13 +9,15 @@ from hermes_gateway.config.schema import PlatformSettings
 from hermes_gateway.core.types import ChatType
 from hermes_gateway.delivery.formatting import render
 from hermes_gateway.platforms.slack import DEFAULT_API_URL, options_from_settings
-from hermes_gateway.platforms.slack.convert import (
+from hermes_gateway.platforms.slack.blocks import (
     SECTION_LIMIT,
-    BotIdentity,
-    MalformedEvent,
     answered_blocks,
     message_blocks,
     parse_block_actions,
+)
+from hermes_gateway.platforms.slack.convert import (
+    BotIdentity,
+    MalformedEvent,
     parse_message_event,
     plain_from_slack,
     to_inbound,

@@ -3,7 +3,8 @@ SocketModeClient) to receive, so the gateway needs no public URL.
 
     adapter.py   the Adapter: connect / disconnect / send / edit, approval buttons
     socket.py    the Socket Mode link: reconnects with backoff, acks each envelope once handled
-    convert.py   Slack events -> InboundMessage (mentions, threads, DMs), Block Kit, errors
+    convert.py   Slack events -> InboundMessage (mentions, threads, DMs), errors -> SendResult
+    blocks.py    Block Kit: buttons on a message, a press on one, the answered prompt
     names.py     user and channel names (users.info / conversations.info), cached
 
 This module holds the adapter's options, read from `PlatformSettings` (`token` is the bot token,

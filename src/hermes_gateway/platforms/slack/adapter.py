@@ -20,14 +20,11 @@ from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
 from . import options_from_settings, redact, rejected
+from .blocks import Press, answered_blocks, message_blocks, parse_block_actions
 from .convert import (
     SLASH_PREFIX,
     BotIdentity,
     MalformedEvent,
-    Press,
-    answered_blocks,
-    message_blocks,
-    parse_block_actions,
     parse_message_event,
     result_from_error,
     slash_to_inbound,

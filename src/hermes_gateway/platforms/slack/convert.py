@@ -1,8 +1,7 @@
-"""Conversions between Slack's payloads and ours, as pure functions.
+"""Conversions between Slack's payloads and ours, as pure functions (Block Kit is blocks.py's).
 
-In: a `message` / `app_mention` event -> InboundMessage (DM or channel, the mention rule, which
-thread a reply goes to), a `block_actions` payload -> ButtonPress. Out: Block Kit for a message
-with buttons, the prompt once answered, and Web API errors as SendResults."""
+In: a `message` / `app_mention` event or a `/hermes` slash command -> InboundMessage (DM or
+channel, the mention rule, which thread a reply goes to). Out: Web API errors as SendResults."""
 
 from __future__ import annotations
 
@@ -12,25 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from hermes_gateway.core.types import (
-    ButtonPress,
     ChatType,
     InboundMessage,
     Platform,
     SendResult,
     SessionSource,
 )
-from hermes_gateway.delivery.chunking import split_message
-from hermes_gateway.delivery.formatting import escape_html
 
 from . import redact
 
-SECTION_LIMIT = 3000  # characters in one section block's text
-MAX_BLOCKS = 50
-BUTTON_LABEL_LIMIT = 75
 # Subtypes that are still a person's new message; the rest (message_changed, message_deleted,
 # bot_message, channel_join, ...) are not answered.
 _USER_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
-_GROUP_TYPES = frozenset({"channel", "group", "mpim"})
 _ANGLE = re.compile(r"<([^<>\n]+)>")
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 _GONE_ERRORS = frozenset(
@@ -224,84 +216,6 @@ def slash_to_inbound(payload: Any, commands: Container[str]) -> InboundMessage:
     return InboundMessage(
         source=source, message_id=SLASH_PREFIX + trigger, text=plain_from_slack(text).strip()
     )
-
-
-# -- buttons -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Press:
-    """A press on one of our buttons, with what is needed to update the message after."""
-
-    press: ButtonPress
-    channel: str
-    ts: str
-    blocks: tuple[dict, ...]
-    text: str
-
-
-def parse_block_actions(payload: Any) -> Press | None:
-    """The press in an interactive `block_actions` payload (None for other interactions)."""
-    if not isinstance(payload, dict):
-        raise MalformedEvent("the payload is not an object")
-    if payload.get("type") != "block_actions":
-        return None
-    user, actions = payload.get("user"), payload.get("actions")
-    container = payload.get("container") or {}
-    message = payload.get("message") or {}
-    channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
-    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
-        raise MalformedEvent("user.id is missing")
-    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-        raise MalformedEvent("actions is missing")
-    if not isinstance(channel, str) or not isinstance(message, dict):
-        raise MalformedEvent("the channel or the message is missing")
-    value = actions[0].get("value")
-    ts = message.get("ts") or container.get("message_ts") or ""
-    thread = message.get("thread_ts") or container.get("thread_ts") or ""
-    if not isinstance(value, str) or not isinstance(ts, str) or not isinstance(thread, str):
-        raise MalformedEvent("the action's value or the message ts is not a string")
-    blocks = message.get("blocks") or []
-    press = ButtonPress(
-        platform=Platform.SLACK,
-        chat_id=channel,
-        user_id=user["id"],
-        data=value,
-        message_id=ts,
-        thread_id="" if thread == ts else thread,
-        user_name=str(user.get("username") or user.get("name") or ""),
-    )
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
-    return Press(press, channel, ts, tuple(b for b in blocks if isinstance(b, dict)), text)
-
-
-def message_blocks(text: str, mrkdwn: bool, buttons: tuple[tuple[str, str], ...]) -> list[dict]:
-    """Sections holding `text` (3000 characters each), then one row of buttons whose value is
-    the callback data."""
-    kind = "mrkdwn" if mrkdwn else "plain_text"
-    parts = split_message(text, SECTION_LIMIT) if text.strip() else []
-    blocks: list[dict] = [
-        {"type": "section", "text": {"type": kind, "text": part}}
-        for part in parts[: MAX_BLOCKS - 1]
-    ]
-    elements = [
-        {
-            "type": "button",
-            "action_id": f"hermes_{index}",
-            "text": {"type": "plain_text", "text": label[:BUTTON_LABEL_LIMIT]},
-            "value": data,
-        }
-        for index, (label, data) in enumerate(buttons[:25])
-    ]
-    blocks.append({"type": "actions", "block_id": "hermes_buttons", "elements": elements})
-    return blocks
-
-
-def answered_blocks(blocks: tuple[dict, ...], answer: str, user_id: str) -> list[dict]:
-    """The prompt without its buttons, with who answered what."""
-    kept = [b for b in blocks if b.get("type") != "actions"]
-    note = f"{escape_html(answer)} (<@{user_id}>)"
-    return [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}]
 
 
 # -- errors --------------------------------------------------------------------------------
