@@ -254,19 +254,21 @@ async def test_allowed_roles_let_role_holders_in_groups_and_dms(
 
 # -- connection -------------------------------------------------------------------------------
 async def test_bad_token_fails_the_platform_with_a_clear_reason(
-    tmp_path, openai_peer, discord_peer
+    tmp_path, openai_peer, discord_peer, caplog
 ):
+    caplog.set_level(logging.DEBUG)
     env = {**discord_peer.env(), "DISCORD_BOT_TOKEN": "not.the.right-token"}
     async with running_engine(home_for(tmp_path, openai_peer), env) as (engine, _):
         state, reason = engine.platform_state["discord"], engine.platform_reason["discord"]
     assert state == "failed"
     assert reason.startswith("DISCORD_BOT_TOKEN was rejected by Discord (401 Unauthorized)")
-    assert "not.the.right-token" not in reason
+    assert "not.the.right-token" not in reason and "not.the.right-token" not in caplog.text
 
 
 async def test_gateway_outage_resumes_the_session_and_replays_what_was_missed(
-    tmp_path, openai_peer, discord_peer
+    tmp_path, openai_peer, discord_peer, caplog
 ):
+    caplog.set_level(logging.DEBUG)  # discord.py's own debug lines included
     openai_peer.script([{"text": "one"}, {"text": "two"}])
     dm = discord_peer.dm(ALICE)
     statuses = []
@@ -290,6 +292,7 @@ async def test_gateway_outage_resumes_the_session_and_replays_what_was_missed(
     assert state["identify"] == 1 and state["resume"] >= 1, state
     assert statuses[statuses.index("connecting") + 1] == "connected"
     assert "during" in str(openai_peer.requests()[-1]["body"]["messages"])
+    assert discord_peer.token not in caplog.text, "the token never reaches a log line"
 
 
 async def test_explicit_gateway_url_is_used(tmp_path, openai_peer, discord_peer):
