@@ -6,6 +6,9 @@ token errors, malformed envelopes, options."""
 import asyncio
 import logging
 
+from slack_sdk.web.async_client import AsyncWebClient
+
+from hermes_gateway.platforms.slack.names import Names
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.slack_fixtures import (  # noqa: F401
     ALICE,
@@ -361,3 +364,15 @@ async def test_a_connection_that_dies_without_a_close_is_replaced(
         [sent] = await slack_peer.wait(1, method="chat.postMessage")
     assert sent["message"]["text"] == "back again"
     assert "connecting" in states and "connected" in states  # the outage was reported
+
+
+async def test_names_are_looked_up_once_and_failures_give_nothing(slack_peer):
+    web = AsyncWebClient(token=slack_peer.bot_token, base_url=slack_peer.api_url)
+    names = Names(web, size=2)
+    assert await names.user(ALICE) == "alice"
+    assert await names.channel(GENERAL) == "#general"
+    assert await names.user("U0NOBODY") == ""
+    await slack_peer.fail("users.info", "internal_error")
+    assert await names.user(ALICE) == "alice"  # cached: no second call
+    assert await names.user(BOB) == ""  # the failure, not remembered
+    assert await names.user(BOB) == "bob"

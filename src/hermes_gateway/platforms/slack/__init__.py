@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_API_URL = "https://slack.com/api/"
+# Web API errors that mean the token itself is refused: never retried.
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 
 
 def rejected(setting: str, error: str) -> str:

@@ -19,7 +19,7 @@ from hermes_gateway.delivery.formatting import escape_html
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
-from . import options_from_settings, redact, rejected
+from . import AUTH_ERRORS, options_from_settings, redact, rejected
 from .blocks import Press, answered_blocks, message_blocks, parse_block_actions
 from .convert import (
     SLASH_PREFIX,
@@ -38,6 +38,7 @@ log = logging.getLogger("hermes.slack")
 PROCESSING_EMOJI = "eyes"
 FOLLOWED_THREADS = 5000  # threads the bot has spoken in, answered there without a new mention
 HTTP_TIMEOUT = 30
+BUTTON_FAILED = "That did not work. Please try again."
 
 
 class SlackAdapter(Adapter):
@@ -115,7 +116,7 @@ class SlackAdapter(Adapter):
             me = await self._web.auth_test()
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "unknown_error")
-            if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+            if error in AUTH_ERRORS:
                 raise SlackAuthError(rejected("SLACK_BOT_TOKEN", error)) from None
             raise ConnectionError(f"auth.test answered {error}") from None
         self.identity = BotIdentity(
@@ -168,25 +169,32 @@ class SlackAdapter(Adapter):
         message = parse_message_event(payload.get("event"), self.identity)
         if message is None:
             return
-        user_name = await self._names.user(message.user)
-        chat_name = "" if message.is_dm else await self._names.channel(message.channel)
         inbound = to_inbound(
             message,
             self.identity,
             require_mention=self.options.require_mention,
             reply_in_thread=self.options.reply_in_thread,
             followed=self._followed,
-            user_name=user_name,
-            chat_name=chat_name,
         )
-        if inbound.addressed and inbound.source.thread_id:
-            self._follow(inbound.source.thread_id)
+        if inbound.addressed:  # names only for what is answered: chatter costs no lookups
+            source = dataclasses.replace(
+                inbound.source,
+                user_name=await self._names.user(message.user),
+                chat_name="" if message.is_dm else await self._names.channel(message.channel),
+            )
+            inbound = dataclasses.replace(inbound, source=source)
+            if source.thread_id:
+                self._follow(source.thread_id)
         await self.context.deliver_inbound(inbound)
 
     async def _on_press(self, press: Press) -> None:
         if self.context.deliver_action is None:
             return
-        answer = await self.context.deliver_action(press.press) or ""
+        try:
+            answer = await self.context.deliver_action(press.press) or ""
+        except Exception as exc:  # the person is told; the press is not worth a redelivery
+            log.error("slack: a button press failed: %s", self._clean(exc))
+            answer = BUTTON_FAILED
         # The prompt changes beside the next envelope, not in front of its acknowledgement.
         self._spawn(self._after_press(press, answer))
 
@@ -195,7 +203,7 @@ class SlackAdapter(Adapter):
         try:
             if answer in VERDICTS.values():  # answered: the buttons go, the answer shows
                 blocks = answered_blocks(press.blocks, answer, press.press.user_id)
-                text = f"{press.text}\n{answer}".strip()
+                text = f"{press.text}\n{escape_html(answer)}".strip()
                 await self._web.chat_update(
                     channel=press.channel, ts=press.ts, text=text, blocks=blocks
                 )
@@ -203,7 +211,7 @@ class SlackAdapter(Adapter):
                 await self._web.chat_postEphemeral(
                     channel=press.channel,
                     user=press.press.user_id,
-                    text=escape_html(answer or "That did not work. Please try again."),
+                    text=escape_html(answer or BUTTON_FAILED),
                     thread_ts=press.press.thread_id or None,
                 )
         except Exception as exc:

@@ -18,13 +18,12 @@ from hermes_gateway.core.types import (
     SessionSource,
 )
 
-from . import redact
+from . import AUTH_ERRORS, redact
 
 # Subtypes that are still a person's new message; the rest (message_changed, message_deleted,
 # bot_message, channel_join, ...) are not answered.
 _USER_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
 _ANGLE = re.compile(r"<([^<>\n]+)>")
-_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 _GONE_ERRORS = frozenset(
     {
         "channel_not_found",
@@ -110,8 +109,6 @@ def to_inbound(
     require_mention: bool,
     reply_in_thread: bool,
     followed: Container[str],
-    user_name: str = "",
-    chat_name: str = "",
 ) -> InboundMessage:
     """Our message for a person's Slack message. In a channel, the reply goes to the thread
     the message is in, or starts one on it; a thread the bot already speaks in (`followed`)
@@ -131,9 +128,7 @@ def to_inbound(
         chat_id=msg.channel,
         chat_type=chat_type,
         user_id=msg.user,
-        user_name=user_name,
         thread_id=thread_id,
-        chat_name=chat_name,
     )
     return InboundMessage(
         source=source,
@@ -234,7 +229,7 @@ def result_from_error(exc: BaseException, *secrets: str) -> SendResult:
     if status == 429 or code == "ratelimited":
         headers = getattr(response, "headers", {}) or {}
         return SendResult(ok=False, error=error, retry_after=_retry_after(headers))
-    if code in _AUTH_ERRORS:
+    if code in AUTH_ERRORS:
         return SendResult(ok=False, error=error, retryable=False, kind="auth")
     if code in _GONE_ERRORS:
         return SendResult(ok=False, error=error, retryable=False, kind="not_found")

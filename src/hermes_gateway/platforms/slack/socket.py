@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from . import SlackOptions, redact, rejected
+from . import AUTH_ERRORS, SlackOptions, redact, rejected
 
 log = logging.getLogger("hermes.slack")
 
@@ -26,7 +26,6 @@ BACKOFF_CAP = 30.0
 CONNECT_TIMEOUT = 15.0
 QUEUE_LIMIT = 1000  # envelopes waiting to be handled; beyond that Slack keeps them for us
 ENVELOPE_TYPES = ("events_api", "interactive", "slash_commands")
-_AUTH_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive")
 
 Handler = Callable[[dict], Awaitable[None]]
 
@@ -77,7 +76,7 @@ class SocketLink:
             response = await self._web.apps_connections_open(app_token=self._options.app_token)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "unknown_error")
-            if error in _AUTH_ERRORS:
+            if error in AUTH_ERRORS:
                 raise SlackAuthError(rejected("SLACK_APP_TOKEN", error)) from None
             raise ConnectionError(f"apps.connections.open answered {error}") from None
         url = response.get("url")
