@@ -160,7 +160,11 @@ async def test_slash_commands_are_synced_from_the_menu(tmp_path, openai_peer, di
         [echo] = await discord_peer.wait_log("callback")
         assert echo["body"] == {"type": 4, "data": {"content": "`/status`"}}
         [reply] = await discord_peer.wait_messages(dm, 1)
+        await discord_peer.message(ALICE, dm, "/status")  # typed, not from the menu
+        await discord_peer.wait_messages(dm, 2)
+        reacted = await discord_peer.log("react")
     assert reply["content"] and openai_peer.requests() == []  # answered by the command
+    assert reacted == [], "a command is answered at once: no 👀 left hanging on it"
 
 
 # -- conversations ------------------------------------------------------------------------------

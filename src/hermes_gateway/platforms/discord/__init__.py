@@ -38,7 +38,7 @@ class DiscordOptions:
     per_chat_rate: float = 1.0
     global_rate: float = 40.0
     # Seconds connect() waits for the first READY before it returns (the client keeps trying).
-    ready_timeout: float = 20.0
+    ready_timeout: float = 10.0
 
     def __repr__(self) -> str:  # never show the token
         return f"DiscordOptions(api_base={self.api_base!r}, gateway_url={self.gateway_url!r})"
@@ -65,7 +65,7 @@ def options_from_settings(settings: Any) -> DiscordOptions:
         allowed_roles=_ids(extra, "allowed_roles"),
         per_chat_rate=extra.number("per_chat_rate", 1.0),
         global_rate=extra.number("global_rate", 40.0),
-        ready_timeout=extra.number("ready_timeout", 20.0, low=0.1),
+        ready_timeout=extra.number("ready_timeout", 10.0, low=0.1),
     )
 
 

@@ -126,7 +126,8 @@ class Inbound:
         home = str(message.channel.id)
         if self.options.auto_thread and place.chat_type is ChatType.GROUP and inbound.addressed:
             inbound = await self._in_new_thread(inbound, home)
-        self._remember(self._homes, inbound.message_id, home)
+        if not inbound.text.startswith("/"):  # commands answer at once: no 👀 on them
+            self._remember(self._homes, inbound.message_id, home)
         return inbound
 
     async def _deliver(self, inbound: InboundMessage) -> None:
