@@ -307,3 +307,16 @@ async def test_a_gateway_restart_answers_posts_sent_while_it_was_down(
 
 async def _has(texts, wanted: str) -> bool:
     return any(wanted in t for t in await texts())
+
+
+async def test_a_token_revoked_during_an_outage_fails_the_platform(tmp_path, mattermost_peer):
+    async with connected(mattermost_peer, tmp_path) as (adapter, harness):
+        await mattermost_peer.call("POST", "/_peer/token", json={"token": "rotated-token-123"})
+        await mattermost_peer.call("POST", "/_peer/restart", json={"seconds": 0.2})
+
+        async def failed():
+            return [s for s in harness.statuses if s[0] == "failed"]
+
+        [(_, reason)] = await until(failed, "the platform to fail")
+    assert "MATTERMOST_TOKEN was rejected by Mattermost" in reason
+    assert mattermost_peer.token not in reason

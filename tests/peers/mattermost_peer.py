@@ -240,9 +240,12 @@ def build_app(peer: Peer) -> web.Application:
 
     @routes.get("/api/v4/websocket")
     async def websocket(request):
+        header = request.headers.get("Authorization")
+        authed = header == f"Bearer {peer.token}"
+        if header and not authed:  # an invalid session is refused before the upgrade
+            return error(401, "api.context.session_expired.app_error", "Invalid session.")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        authed = request.headers.get("Authorization") == f"Bearer {peer.token}"
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 break

@@ -60,6 +60,11 @@ class EventStream:
             except AuthRejected:
                 self._give_up(auth_failed(401, url))
                 return
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status == 401:  # the token was revoked while we were away
+                    self._give_up(auth_failed(401, url))
+                    return
+                self._status("connecting", f"Mattermost refused the websocket ({exc.status})")
             except MattermostError as exc:
                 if exc.status in (401, 403):
                     self._give_up(auth_failed(exc.status, url))
