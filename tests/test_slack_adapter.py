@@ -5,6 +5,7 @@ token errors, malformed envelopes, options."""
 
 import asyncio
 import logging
+import re
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -281,6 +282,7 @@ async def test_no_token_reaches_the_logs(tmp_path, openai_peer, slack_peer, capl
     assert caplog.records
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert slack_peer.bot_token not in text and slack_peer.app_token not in text
+    assert "ticket=<redacted>" in text and not re.search(r"ticket=[0-9a-f]{8}", text)
 
 
 async def test_the_message_being_worked_on_shows_eyes_until_the_turn_ends(

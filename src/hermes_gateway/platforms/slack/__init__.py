@@ -13,6 +13,8 @@ This module holds the adapter's options, read from `PlatformSettings` (`token` i
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -123,3 +125,34 @@ def redact(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, "<redacted>")
     return text
+
+
+# The SDK's logger: at DEBUG it prints Web API answers, among them the websocket address whose
+# ticket lets anyone connect as this app for a while.
+SDK_LOGGER = "hermes.slack.sdk"
+_TICKET = re.compile(r"(ticket=)[^&\s'\"]+")
+
+
+class _SecretFilter(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        cleaned = _TICKET.sub(r"\1<redacted>", redact(text, *self.secrets))
+        if cleaned != text:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = _SecretFilter()
+
+
+def sdk_logger(*secrets: str) -> logging.Logger:
+    """The logger handed to slack-sdk, with tokens and websocket tickets redacted."""
+    _FILTER.secrets.update(s for s in secrets if s)
+    logger = logging.getLogger(SDK_LOGGER)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger

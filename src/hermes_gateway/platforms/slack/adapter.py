@@ -19,7 +19,7 @@ from hermes_gateway.delivery.formatting import escape_html
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
-from . import AUTH_ERRORS, options_from_settings, redact, rejected
+from . import AUTH_ERRORS, options_from_settings, redact, rejected, sdk_logger
 from .blocks import Press, answered_blocks, message_blocks, parse_block_actions
 from .convert import (
     SLASH_PREFIX,
@@ -90,7 +90,7 @@ class SlackAdapter(Adapter):
             base_url=self.options.api_url,
             session=self._http,
             timeout=HTTP_TIMEOUT,
-            logger=logging.getLogger("hermes.slack.sdk"),
+            logger=sdk_logger(self.options.bot_token, self.options.app_token),
         )
         self._names = Names(self._web)
         self.link = SocketLink(

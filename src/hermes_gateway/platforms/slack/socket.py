@@ -17,13 +17,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from . import AUTH_ERRORS, SlackOptions, redact, rejected
+from . import AUTH_ERRORS, SlackOptions, redact, rejected, sdk_logger
 
 log = logging.getLogger("hermes.slack")
 
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
-CONNECT_TIMEOUT = 15.0
+# The SDK retries a failed handshake with the same one-use address: give up on it soon.
+CONNECT_TIMEOUT = 10.0
 QUEUE_LIMIT = 1000  # envelopes waiting to be handled; beyond that Slack keeps them for us
 ENVELOPE_TYPES = ("events_api", "interactive", "slash_commands")
 
@@ -89,7 +90,7 @@ class SocketLink:
         envelope worker. Slack out of reach is no error: the supervisor keeps trying."""
         self.client = SocketModeClient(
             self._options.app_token,
-            logger=logging.getLogger("hermes.slack.sdk"),
+            logger=sdk_logger(),
             web_client=self._web,
             auto_reconnect_enabled=False,
             ping_interval=self._options.ping_interval,
