@@ -45,6 +45,7 @@ class Driver(PlatformDriver):
         self.clients: dict[str, AsyncClient] = {}
         self.rooms: dict[str, str] = {}  # user id -> their DM with the bot
         self.group = ""
+        self.readers: dict[str, str] = {}  # room id -> the user who made it (and reads it)
         self.bot_id = ""
         self._since_ms = 0
         self._typing: set[str] = set()  # rooms where someone saw the bot typing
@@ -110,6 +111,7 @@ class Driver(PlatformDriver):
             preset=RoomPreset.trusted_private_chat if direct else RoomPreset.private_chat,
         )
         assert isinstance(answer, RoomCreateResponse), answer
+        self.readers[answer.room_id] = owner
         return answer.room_id
 
     async def join(self, user: str, room_id: str) -> None:
@@ -182,7 +184,7 @@ class Driver(PlatformDriver):
     # -- what the test observes ---------------------------------------------------------------
     async def room_events(self, room_id: str) -> list[dict[str, Any]]:
         """Every event in the room since reset(), oldest first, read as a member."""
-        client = next(c for u, c in self.clients.items() if room_id in (self.dm(u), self.group))
+        client = self.clients[self.readers[room_id]]
         found: list[dict[str, Any]] = []
         start = ""
         for _ in range(MAX_PAGES):

@@ -113,7 +113,10 @@ class MatrixAdapter(Adapter):
             self._status("connected", "")
 
     async def _start_session(self) -> None:
-        """Log in, then the first (full-state) sync: rooms are known before we say connected."""
+        """Log in; on a first run also sync once, so that whatever users send from the moment
+        we say "connected" is after our token. With a saved token the loop's first sync
+        delivers what came meanwhile: after connect() has returned, never inside it (the
+        engine replays its pending inbox right after connecting)."""
         await self._login()
         store = StateFile(self.context.home.root / "matrix", self.options.homeserver, self.me)
         state = store.load() if self.loop is None else self.loop.state
@@ -130,7 +133,8 @@ class MatrixAdapter(Adapter):
             self._relogin,
         )
         try:
-            await self.loop.sync_once(0)
+            if not state.next_batch:
+                await self.loop.sync_once(0)  # learns the rooms; history is not answered
         except SyncRejected as exc:
             raise MatrixAuthError(token_rejected(self.options.homeserver, exc.code)) from None
         if self.options.home_room:

@@ -108,7 +108,7 @@ class SyncLoop:
             raise SyncFailed(f"unexpected /sync answer {type(response).__name__}")
         self.synced_once = True
         for room_id, info in response.rooms.invite.items():
-            await self._invited(room_id, [_source(e) for e in info.invite_state])
+            await self._invited(room_id, [_invite_source(e) for e in info.invite_state])
         if since is not None and not await self._deliver_rooms(response, since):
             raise SyncFailed("a message could not be stored; retrying")
         self.state.next_batch = response.next_batch
@@ -235,6 +235,13 @@ def _previous(event: dict[str, Any]) -> str:
 def _source(event: Any) -> dict[str, Any]:
     source = getattr(event, "source", None)
     return source if isinstance(source, dict) else {}
+
+
+def _invite_source(event: Any) -> dict[str, Any]:
+    # nio keeps an invite's member content beside its source, not in it.
+    content = getattr(event, "content", None)
+    source = _source(event)
+    return {**source, "content": content} if isinstance(content, dict) else source
 
 
 def _error(response: ErrorResponse) -> Exception:

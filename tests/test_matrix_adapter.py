@@ -1,0 +1,503 @@
+"""The Matrix adapter: options, event conversion and reply content as pure functions, then the
+adapter against a real Synapse (tests/peers/synapse_server.py; skipped with the reason when
+tests/setup/synapse.sh has not installed it), driven by matrix-nio users: invites, restarts
+without loss or replay, gap fill, formatting, replies in groups, the processing reaction,
+login by password, revoked and rejected credentials, malformed events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from hermes_gateway.config import PlatformSettings, load_settings
+from hermes_gateway.core.types import ChatType, InboundMessage
+from hermes_gateway.home import HermesHome
+from hermes_gateway.platforms.base import AdapterContext
+from hermes_gateway.platforms.matrix import MAX_LENGTH, options_from_settings
+from hermes_gateway.platforms.matrix.adapter import MatrixAdapter
+from hermes_gateway.platforms.matrix.content import edit_content, message_content
+from hermes_gateway.platforms.matrix.convert import (
+    BotIdentity,
+    MalformedEvent,
+    RoomInfo,
+    convert_event,
+)
+from hermes_gateway.platforms.matrix.state import StateFile
+from hermes_gateway.platforms.matrix.sync import after_our_arrival
+from tests.conformance.drivers.matrix import Driver
+from tests.helpers import peer_config, running_engine, write_config
+
+WAIT = 15.0  # an upper bound on a loaded machine, never a speed assertion
+BOT = BotIdentity("@hermes:example.org", "Hermes")
+QUIET = "display:\n  tool_progress: 'off'\n"
+e2e = pytest.mark.asyncio(loop_scope="session")
+
+
+def settings(**extra: Any) -> PlatformSettings:
+    return PlatformSettings("matrix", True, extra=MappingProxyType(extra))
+
+
+# -- options ----------------------------------------------------------------------------------
+def test_options_come_from_the_environment_names_the_issue_lists(tmp_path: Path) -> None:
+    environ = {
+        "MATRIX_HOMESERVER": "https://matrix.example.org/",
+        "MATRIX_ACCESS_TOKEN": "syt_secret_token_value",
+        "MATRIX_USER_ID": "@bot:example.org",
+        "MATRIX_HOME_ROOM": "#ops:example.org",
+        "MATRIX_ALLOWED_USERS": "@alice:example.org,@bob:example.org",
+    }
+    platform = load_settings(HermesHome(tmp_path).ensure(), environ).platforms["matrix"]
+    options = options_from_settings(platform)
+    assert platform.enabled and platform.allowed_users == ("@alice:example.org", "@bob:example.org")
+    assert options.homeserver == "https://matrix.example.org"
+    assert options.access_token == "syt_secret_token_value"
+    assert options.home_room == "#ops:example.org"
+    assert "syt_secret" not in repr(options)
+
+
+def test_home_channel_stands_in_for_home_room_and_password_login_needs_a_user() -> None:
+    base = {"homeserver": "http://127.0.0.1:1", "user_id": "@b:x", "password": "pw"}
+    with_channel = PlatformSettings("matrix", True, home_channel="!r:x", extra=base)
+    assert options_from_settings(with_channel).home_room == "!r:x"
+    assert "pw" not in repr(options_from_settings(with_channel))
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({}, "MATRIX_HOMESERVER"),
+        ({"homeserver": "matrix.example.org", "access_token": "t"}, "MATRIX_HOMESERVER"),
+        ({"homeserver": "https://m.org"}, "MATRIX_ACCESS_TOKEN"),
+        ({"homeserver": "https://m.org", "password": "pw"}, "MATRIX_USER_ID"),
+        ({"homeserver": "https://m.org", "access_token": "t", "user_id": "bot"}, "MATRIX_USER_ID"),
+        ({"homeserver": "https://m.org", "access_token": "t", "auto_join": "x"}, "AUTO_JOIN"),
+        ({"homeserver": "https://m.org", "access_token": "t", "timeline_limit": "0"}, "LIMIT"),
+    ],
+)
+def test_bad_options_name_the_setting(extra: dict, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        options_from_settings(settings(**extra))
+
+
+# -- events -> InboundMessage -------------------------------------------------------------------
+def event(body: Any = "hi", sender: str = "@alice:example.org", **content: Any) -> dict:
+    return {
+        "type": "m.room.message",
+        "event_id": "$e1",
+        "sender": sender,
+        "origin_server_ts": 1_700_000_000_000,
+        "content": {"msgtype": "m.text", "body": body, **content},
+    }
+
+
+DM = RoomInfo("!dm:example.org", 2)
+GROUP = RoomInfo("!g:example.org", 3, "Team")
+
+
+def convert(raw: dict, room: RoomInfo = DM, ours: tuple[str, ...] = ()) -> InboundMessage | None:
+    return convert_event(raw, room, BOT, True, is_ours=lambda e: e in ours)
+
+
+def test_a_dm_message_becomes_an_inbound_message() -> None:
+    inbound = convert(event("hello"))
+    assert inbound is not None and inbound.text == "hello" and inbound.addressed
+    assert inbound.source.chat_type is ChatType.DM
+    assert inbound.source.chat_id == "!dm:example.org"
+    assert inbound.source.user_id == "@alice:example.org" and inbound.message_id == "$e1"
+    assert inbound.timestamp == 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (event("Hermes: what time is it?", **{"m.mentions": {"user_ids": [BOT.user_id]}}), ""),
+        (event("hermes, what time is it?"), ""),  # a client without m.mentions: the name
+        (event("@hermes:example.org what time is it?"), ""),
+        (event("x", formatted_body='<a href="https://matrix.to/#/@hermes:example.org">H</a>'), "x"),
+    ],
+)
+def test_a_group_message_that_mentions_the_bot_is_addressed(raw: dict, text: str) -> None:
+    inbound = convert(raw, GROUP)
+    assert inbound is not None and inbound.addressed
+    assert inbound.source.chat_type is ChatType.GROUP and inbound.source.chat_name == "Team"
+    assert inbound.text == (text or "what time is it?")
+
+
+def test_group_messages_not_for_the_bot_are_not_addressed() -> None:
+    assert not convert(event("talking about hermes-like birds"), GROUP).addressed
+    # With m.mentions, the client said exactly whom it mentions: the name alone is not one.
+    assert not convert(event("Hermes is a god", **{"m.mentions": {}}), GROUP).addressed
+
+
+def test_replies_and_threads_under_bot_messages_are_addressed() -> None:
+    reply = event("> <@hermes:example.org> hi\n\nthanks!", **{"m.relates_to": _reply("$ours")})
+    inbound = convert(reply, GROUP, ours=("$ours",))
+    assert inbound.addressed and inbound.reply_to == "$ours" and inbound.text == "thanks!"
+    threaded = event("more", **{"m.relates_to": _thread("$root")})
+    inbound = convert(threaded, GROUP, ours=("$root",))
+    assert inbound.addressed and inbound.source.thread_id == "$root" and inbound.reply_to == ""
+    assert not convert(threaded, GROUP).addressed
+
+
+def test_own_messages_notices_edits_and_other_events_are_not_for_us() -> None:
+    assert convert(event(sender=BOT.user_id)) is None
+    assert convert(event(msgtype="m.notice")) is None
+    assert convert(event("* fixed", **{"m.relates_to": {"rel_type": "m.replace"}})) is None
+    assert convert({**event(), "type": "m.reaction"}) is None
+    assert convert({**event(), "content": {}}) is None  # redacted
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        event(body=None),
+        event(body=42),
+        {**event(), "content": {"body": "no msgtype"}},
+        {**event(), "content": "junk"},
+        {**event(), "sender": None},
+        {**event(), "event_id": 7},
+        event(**{"m.relates_to": "junk"}),
+        event(**{"m.relates_to": {"rel_type": "m.thread", "event_id": 42}}),
+    ],
+)
+def test_malformed_events_raise(raw: dict) -> None:
+    with pytest.raises(MalformedEvent):
+        convert(raw)
+
+
+def test_only_what_was_said_after_our_invite_counts_in_a_room_we_just_joined() -> None:
+    def member(who: str, membership: str, prev: str = "") -> dict:
+        unsigned = {"prev_content": {"membership": prev}} if prev else {}
+        return {
+            "type": "m.room.member",
+            "state_key": who,
+            "content": {"membership": membership},
+            "unsigned": unsigned,
+        }
+
+    old, new = {"event_id": "$old"}, {"event_id": "$new"}
+    bot = BOT.user_id
+    joined = [old, member(bot, "invite"), new, member(bot, "join", "invite")]
+    assert after_our_arrival(joined, bot)[0] == new
+    assert after_our_arrival([old, member(bot, "join")], bot) == []
+    renamed = [old, member(bot, "join", "join"), new]  # a display-name change, not an arrival
+    assert after_our_arrival(renamed, bot) == renamed
+
+
+# -- our replies -> content ---------------------------------------------------------------------
+def test_replies_carry_plain_body_and_html_with_line_breaks_outside_code() -> None:
+    content = message_content("**Done**: see `x < y`\nnext\n```\na\nb\n```")
+    assert content["body"] == "Done: see x < y\nnext\na\nb"
+    assert content["format"] == "org.matrix.custom.html"
+    html = content["formatted_body"]
+    assert html == "<b>Done</b>: see <code>x &lt; y</code><br>next<br><pre>a\nb</pre>"
+    assert content["m.mentions"] == {}
+    plain = message_content("just words")
+    assert "formatted_body" not in plain and plain["body"] == "just words"
+
+
+def test_thread_replies_and_edits_use_the_matrix_relations() -> None:
+    threaded = message_content("x", thread_id="$root")["m.relates_to"]
+    assert threaded["rel_type"] == "m.thread" and threaded["event_id"] == "$root"
+    assert threaded["is_falling_back"] and threaded["m.in_reply_to"] == {"event_id": "$root"}
+    assert message_content("x", reply_to="$q")["m.relates_to"] == _reply("$q")
+    edit = edit_content("$orig", "**new** text")
+    assert edit["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$orig"}
+    assert edit["m.new_content"]["body"] == "new text" and edit["body"] == "* new text"
+    assert "<b>new</b>" in edit["m.new_content"]["formatted_body"]
+
+
+def test_a_reply_too_big_for_one_event_drops_its_html() -> None:
+    # As long as a chunk may be, and every "&" is five bytes as HTML.
+    text = ("**" + "&" * 30 + "** ") * (MAX_LENGTH // 35)
+    content = message_content(text)
+    assert "formatted_body" not in content
+    assert len(json.dumps(content, ensure_ascii=False).encode()) < 64 * 1024
+
+
+def _reply(event_id: str) -> dict:
+    return {"m.in_reply_to": {"event_id": event_id}}
+
+
+def _thread(root: str) -> dict:
+    return {"rel_type": "m.thread", "event_id": root, "is_falling_back": True, **_reply(root)}
+
+
+# -- against a real Synapse ---------------------------------------------------------------------
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def synapse_users():
+    driver = Driver()
+    await driver.start()  # skips, naming tests/setup/synapse.sh, when Synapse is not installed
+    yield driver
+    await driver.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mx(synapse_users: Driver) -> Driver:
+    await synapse_users.reset()
+    return synapse_users
+
+
+@contextlib.asynccontextmanager
+async def gateway(home: Path, openai_peer, mx: Driver, **env: str):
+    write_config(home, peer_config(openai_peer.base_url, QUIET))
+    environ = {**mx.env([mx.users.alice, mx.users.bob]), **env}
+    async with running_engine(home, environ) as (engine, _):
+        yield engine
+
+
+async def until(check, what: str, timeout: float = WAIT):
+    """Poll `check` (sync or async) until it returns something truthy (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {timeout:g} s")
+        await asyncio.sleep(0.1)
+
+
+async def membership(mx: Driver, owner: str, room_id: str, user_id: str) -> str:
+    token = mx.server.accounts[owner[1:].split(":")[0]].access_token
+    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
+        answer = await http.get(
+            f"{mx.server.url}/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{user_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    return answer.json().get("membership", "") if answer.status_code == 200 else ""
+
+
+def inbox_ids(home: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(home / "state.db")) as db:
+        rows = db.execute("SELECT message_id FROM inbox WHERE platform = 'matrix' ORDER BY id")
+        return [row[0] for row in rows]
+
+
+def containing(text: str):
+    return lambda m: text in m.text
+
+
+@e2e
+async def test_invites_dms_from_anyone_and_groups_only_from_allowed_users(
+    tmp_path, openai_peer, mx
+):
+    openai_peer.script([{"text": "hello in the new room"}])
+    users = mx.users
+    async with gateway(tmp_path / "home", openai_peer, mx):
+        room = await mx.create_room(users.alice, [mx.bot_id], direct=True)
+        # Said before the bot arrived, but after it was invited: it is for the bot.
+        await mx.send_raw(users.alice, room, {"msgtype": "m.text", "body": "hi, new room"})
+        strangers_dm = await mx.create_room(users.stranger, [mx.bot_id], direct=True)
+        strangers_group = await mx.create_room(users.stranger, [mx.bot_id, users.alice])
+        await until(lambda: mx.wait_messages(room, 1, where=containing("new room")), "reply")
+        await until(
+            lambda: _is(membership(mx, users.stranger, strangers_group, mx.bot_id), "leave"),
+            "declined invite",
+        )
+        assert await membership(mx, users.stranger, strangers_dm, mx.bot_id) == "join"
+    assert "hi, new room" in str(openai_peer.requests()[0]["body"]["messages"])
+
+
+@e2e
+async def test_auto_join_allowed_declines_a_strangers_dm(tmp_path, openai_peer, mx):
+    async with gateway(tmp_path / "home", openai_peer, mx, MATRIX_AUTO_JOIN="allowed"):
+        room = await mx.create_room(mx.users.stranger, [mx.bot_id], direct=True)
+        await until(
+            lambda: _is(membership(mx, mx.users.stranger, room, mx.bot_id), "leave"), "decline"
+        )
+
+
+async def _is(value, wanted: str) -> bool:
+    return (await value) == wanted
+
+
+@e2e
+async def test_a_message_sent_while_the_gateway_is_down_is_answered_once(tmp_path, openai_peer, mx):
+    openai_peer.script([{"text": "answer one"}, {"text": "answer two"}])
+    home, alice = tmp_path / "home", mx.users.alice
+    chat = mx.dm(alice)
+    async with gateway(home, openai_peer, mx):
+        await mx.send(alice, "one")
+        await mx.wait_messages(chat, 1, where=containing("answer one"))
+    await mx.send(alice, "two")  # nobody is listening
+    async with gateway(home, openai_peer, mx):
+        await mx.wait_messages(chat, 1, where=containing("answer two"))
+    prompts = [str(r["body"]["messages"][-1]["content"]) for r in openai_peer.requests()]
+    assert len(prompts) == 2 and "two" in prompts[1] and "one" not in prompts[1]
+    assert len(await mx.bot_messages(chat)) == 2, [m.text for m in await mx.bot_messages(chat)]
+
+
+@e2e
+async def test_a_gap_longer_than_the_timeline_limit_is_paged_in(tmp_path, openai_peer, mx):
+    home, alice = tmp_path / "home", mx.users.alice
+    openai_peer.script([{"text": "ok"}] * 8)
+    async with gateway(home, openai_peer, mx, MATRIX_TIMELINE_LIMIT="2"):
+        pass  # learns where "now" is
+    sent = [await mx.send_raw(alice, mx.dm(alice), _text(f"missed {i}")) for i in range(7)]
+    async with gateway(home, openai_peer, mx, MATRIX_TIMELINE_LIMIT="2"):
+        stored = await until(lambda: inbox_ids(home) if len(inbox_ids(home)) >= 7 else [], "7")
+    assert stored == sent, "every missed message once, in order"
+
+
+@e2e
+async def test_a_reply_is_html_and_plain_text(tmp_path, openai_peer, mx):
+    openai_peer.script([{"text": "**Bold** and `code`\nsecond line"}])
+    alice, chat = mx.users.alice, mx.dm(mx.users.alice)
+    async with gateway(tmp_path / "home", openai_peer, mx):
+        await mx.send(alice, "format something")
+        [reply] = await mx.wait_messages(chat, 1, where=containing("second line"))
+    [raw] = [e for e in await mx.room_events(chat) if e["event_id"] == reply.id]
+    assert raw["content"]["body"] == "Bold and code\nsecond line"
+    assert raw["content"]["format"] == "org.matrix.custom.html"
+    assert raw["content"]["formatted_body"] == "<b>Bold</b> and <code>code</code><br>second line"
+
+
+@e2e
+async def test_a_reply_to_the_bot_in_a_group_needs_no_mention(tmp_path, openai_peer, mx):
+    openai_peer.script([{"text": "first answer"}, {"text": "second answer"}])
+    users = mx.users
+    async with gateway(tmp_path / "home", openai_peer, mx):
+        await mx.send(users.alice, "question", chat=mx.group, mention=True)
+        [first] = await mx.wait_messages(mx.group, 1, where=containing("first answer"))
+        reply = {
+            **_text("and a follow-up"),
+            "m.relates_to": {"m.in_reply_to": {"event_id": first.id}},
+        }
+        await mx.send_raw(users.bob, mx.group, reply)
+        await mx.wait_messages(mx.group, 1, where=containing("second answer"))
+
+
+@e2e
+async def test_the_processing_reaction_comes_and_goes(tmp_path, openai_peer, mx):
+    openai_peer.script([{"text": "done thinking", "delay": 0.5}])
+    alice, chat = mx.users.alice, mx.dm(mx.users.alice)
+    async with gateway(tmp_path / "home", openai_peer, mx):
+        await mx.send(alice, "think")
+        await mx.wait_messages(chat, 1, where=containing("done thinking"))
+
+        async def reaction_gone() -> bool:
+            events = await mx.room_events(chat)
+            reactions = [e for e in events if e["type"] == "m.reaction"]
+            redacted = {e.get("redacts") for e in events if e["type"] == "m.room.redaction"}
+            return bool(reactions) and all(r["event_id"] in redacted for r in reactions)
+
+        await until(reaction_gone, "👀 reaction and its redaction")
+
+
+@e2e
+async def test_a_wrong_password_fails_the_platform_with_a_clear_reason(tmp_path, openai_peer, mx):
+    env = {"MATRIX_ACCESS_TOKEN": "", "MATRIX_USER_ID": mx.bot_id, "MATRIX_PASSWORD": "hunter2-x"}
+    async with gateway(tmp_path / "home", openai_peer, mx, **env) as engine:
+        assert engine.platform_state["matrix"] == "failed"
+        reason = engine.platform_reason["matrix"]
+    assert "MATRIX_PASSWORD" in reason and "M_FORBIDDEN" in reason and "hunter2-x" not in reason
+
+
+@e2e
+async def test_a_password_login_keeps_one_device_across_restarts(tmp_path, openai_peer, mx):
+    account = mx.server.accounts["hermes"]
+    env = {
+        "MATRIX_ACCESS_TOKEN": "",
+        "MATRIX_USER_ID": mx.bot_id,
+        "MATRIX_PASSWORD": account.password,
+    }
+    for _ in range(2):
+        async with gateway(tmp_path / "home", openai_peer, mx, **env) as engine:
+            assert engine.platform_state["matrix"] == "connected"
+    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
+        answer = await http.get(
+            f"{mx.server.url}/_matrix/client/v3/devices",
+            headers={"Authorization": f"Bearer {account.access_token}"},
+        )
+    ours = [d for d in answer.json()["devices"] if d.get("display_name") == "Hermes Gateway"]
+    assert len(ours) == 1, ours
+
+
+@e2e
+async def test_a_token_revoked_while_running_fails_the_platform(tmp_path, openai_peer, mx):
+    login = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": mx.bot_id},
+        "password": mx.server.accounts["hermes"].password,
+    }
+    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
+        token = (await http.post(f"{mx.server.url}/_matrix/client/v3/login", json=login)).json()[
+            "access_token"
+        ]
+        env = {"MATRIX_ACCESS_TOKEN": token, "MATRIX_SYNC_TIMEOUT": "1"}
+        async with gateway(tmp_path / "home", openai_peer, mx, **env) as engine:
+            assert engine.platform_state["matrix"] == "connected"
+            headers = {"Authorization": f"Bearer {token}"}
+            await http.post(f"{mx.server.url}/_matrix/client/v3/logout", headers=headers)
+            await until(lambda: engine.platform_state["matrix"] == "failed", "failed state")
+            reason = engine.platform_reason["matrix"]
+    assert "MATRIX_ACCESS_TOKEN was rejected" in reason and token not in reason
+
+
+@e2e
+async def test_an_unreachable_homeserver_is_retried_not_failed(tmp_path, openai_peer, mx):
+    with contextlib.closing(__import__("socket").socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there
+    env = {"MATRIX_HOMESERVER": f"http://127.0.0.1:{port}"}
+    async with gateway(tmp_path / "home", openai_peer, mx, **env) as engine:
+        assert engine.platform_state["matrix"] == "connecting"
+        assert "cannot reach" in engine.platform_reason["matrix"]
+
+
+@e2e
+async def test_a_malformed_event_is_logged_without_secrets(tmp_path, openai_peer, mx, caplog):
+    caplog.set_level(logging.WARNING, logger="hermes.matrix")
+    async with gateway(tmp_path / "home", openai_peer, mx):
+        await mx.send_malformed()
+        await until(lambda: "malformed" in caplog.text, "a log line")
+    [line] = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert mx.dm(mx.users.alice) in line and "thread" in line
+    assert mx.server.accounts["hermes"].access_token not in caplog.text
+
+
+@e2e
+async def test_the_sync_token_moves_only_after_the_inbox_has_the_message(tmp_path, mx):
+    """deliver_inbound fails twice: the batch is fetched again, and the token saved after."""
+    attempts: list[str] = []
+    statuses: list[tuple[str, str]] = []
+
+    async def deliver(message: InboundMessage) -> bool:
+        attempts.append(message.message_id)
+        if len(attempts) <= 2:
+            raise OSError("disk full")
+        return True
+
+    home = HermesHome(tmp_path / "home").ensure()
+    context = AdapterContext(home, deliver, lambda s, d: statuses.append((s, d)))
+    platform = load_settings(home, mx.env([mx.users.alice])).platforms["matrix"]
+    adapter = MatrixAdapter(platform, context)
+    await adapter.connect()
+    state = StateFile(home.root / "matrix", adapter.options.homeserver, mx.bot_id)
+    before = state.load().next_batch
+    try:
+        event_id = await mx.send_raw(mx.users.alice, mx.dm(mx.users.alice), _text("keep me"))
+        await until(lambda: len(attempts) >= 3, "a third delivery", timeout=30)
+        assert attempts == [event_id] * 3
+        assert await until(lambda: state.load().next_batch != before, "saved token")
+    finally:
+        await adapter.disconnect()
+    assert ("connecting", "a message could not be stored; retrying") in statuses
+
+
+def _text(body: str) -> dict[str, Any]:
+    return {"msgtype": "m.text", "body": body, "m.mentions": {}}
