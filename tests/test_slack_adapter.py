@@ -378,3 +378,17 @@ async def test_names_are_looked_up_once_and_failures_give_nothing(slack_peer):
     assert await names.user(ALICE) == "alice"  # cached: no second call
     assert await names.user(BOB) == ""  # the failure, not remembered
     assert await names.user(BOB) == "bob"
+
+
+async def test_a_typed_command_gets_no_eyes(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "a turn"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "/status")
+        [status] = await slack_peer.wait(1, method="chat.postMessage")
+        asked = await slack_peer.message(ALICE, DMS[ALICE], "a question")
+        await slack_peer.wait(1, method="reactions.remove")
+    added = await slack_peer.ops("reactions.add")
+    assert [op["timestamp"] for op in added] == [asked["ts"]]
+    assert status["seq"] < added[0]["seq"]

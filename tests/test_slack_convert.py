@@ -125,6 +125,8 @@ def test_dm_is_addressed_and_stays_in_the_timeline():
     assert message.source.chat_type is ChatType.DM and message.source.thread_id == ""
     assert message.addressed and message.message_id == "10.000100"
     assert message.timestamp == pytest.approx(10.0001)
+    typed = inbound(event(channel="D1", channel_type="im", text="<@U0BOT> /approve"))
+    assert typed.text == "/approve"  # Slack swallows a leading "/": people mention instead
 
 
 def test_channel_mention_starts_a_thread_on_the_message_and_loses_the_mention():

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from hermes_gateway.platforms.extra import ExtraReader
 
 DEFAULT_API_URL = "https://slack.com/api/"
 # Web API errors that mean the token itself is refused: never retried.
@@ -55,9 +56,9 @@ class SlackOptions:
 
 def options_from_settings(settings: Any) -> SlackOptions:
     """Options from a PlatformSettings; ValueError names the setting that is wrong."""
-    extra: Mapping[str, Any] = getattr(settings, "extra", None) or {}
+    read = ExtraReader("slack", getattr(settings, "extra", None))
     bot_token = (getattr(settings, "token", "") or "").strip()
-    app_token = _text(extra, "app_token")
+    app_token = read.text("app_token")
     if not bot_token:
         raise ValueError(
             "SLACK_BOT_TOKEN is not set. Install your Slack app to the workspace and put its "
@@ -69,54 +70,17 @@ def options_from_settings(settings: Any) -> SlackOptions:
             "app-level token with connections:write (xapp-…) and put it in ~/.hermes/.env as "
             "SLACK_APP_TOKEN=…, then restart."
         )
-    api_url = _text(extra, "api_url") or DEFAULT_API_URL
-    if not api_url.startswith(("http://", "https://")):
-        raise ValueError(f"platforms.slack.extra.api_url must be an http(s) URL, not {api_url!r}")
     return SlackOptions(
         bot_token=bot_token,
         app_token=app_token,
-        api_url=api_url.rstrip("/") + "/",
-        require_mention=_flag(extra, "require_mention", True),
-        reply_in_thread=_flag(extra, "reply_in_thread", True),
-        per_chat_rate=_number(extra, "per_chat_rate", 1.0, low=0.0),
-        global_rate=_number(extra, "global_rate", 5.0, low=0.0),
-        ping_interval=_number(extra, "ping_interval", 5.0, low=0.1),
-        processing_reaction=_flag(extra, "processing_reaction", True),
+        api_url=read.url("api_url", DEFAULT_API_URL) + "/",
+        require_mention=read.flag("require_mention", True),
+        reply_in_thread=read.flag("reply_in_thread", True),
+        per_chat_rate=read.number("per_chat_rate", 1.0),
+        global_rate=read.number("global_rate", 5.0),
+        ping_interval=read.number("ping_interval", 5.0, low=0.1),
+        processing_reaction=read.flag("processing_reaction", True),
     )
-
-
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-
-
-def _text(extra: Mapping[str, Any], key: str) -> str:
-    value = extra.get(key)
-    return "" if value is None else str(value).strip()
-
-
-def _flag(extra: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = extra.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered not in _TRUE + _FALSE:
-        raise ValueError(f"platforms.slack.extra.{key} must be true or false, not {value!r}")
-    return lowered in _TRUE
-
-
-def _number(extra: Mapping[str, Any], key: str, default: float, low: float) -> float:
-    value = extra.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"platforms.slack.extra.{key} must be a number, not {value!r}") from None
-    if number < low:
-        raise ValueError(f"platforms.slack.extra.{key} must be at least {low:g}, not {value!r}")
-    return number
 
 
 def redact(text: str, *secrets: str) -> str:

@@ -37,6 +37,7 @@ log = logging.getLogger("hermes.slack")
 
 PROCESSING_EMOJI = "eyes"
 FOLLOWED_THREADS = 5000  # threads the bot has spoken in, answered there without a new mention
+COMMANDS_SEEN = 256  # typed commands lately, which get no processing reaction
 HTTP_TIMEOUT = 30
 BUTTON_FAILED = "That did not work. Please try again."
 
@@ -73,6 +74,7 @@ class SlackAdapter(Adapter):
         self._web: AsyncWebClient | None = None
         self._names: Names | None = None
         self._followed: OrderedDict[str, None] = OrderedDict()
+        self._commands_seen: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task] = set()
         self._commands = {name.lstrip("/").lower() for name, _ in context.command_menu or []}
         self._reaction = ProcessingReaction(
@@ -185,6 +187,8 @@ class SlackAdapter(Adapter):
             inbound = dataclasses.replace(inbound, source=source)
             if source.thread_id:
                 self._follow(source.thread_id)
+            if inbound.text.startswith("/"):  # answered at once: no 👀 waiting for a turn
+                _remember(self._commands_seen, inbound.message_id, COMMANDS_SEEN)
         await self.context.deliver_inbound(inbound)
 
     async def _on_press(self, press: Press) -> None:
@@ -250,8 +254,8 @@ class SlackAdapter(Adapter):
 
     async def _add_processing(self, chat_id: str, message_id: str) -> None:
         assert self._web is not None
-        if message_id.startswith(SLASH_PREFIX):  # a slash command has no message to react on
-            return
+        if message_id.startswith(SLASH_PREFIX) or message_id in self._commands_seen:
+            return  # a slash command has no message; a typed command needs no 👀
         await self._web.reactions_add(channel=chat_id, timestamp=message_id, name=PROCESSING_EMOJI)
 
     async def _remove_processing(self, chat_id: str, message_id: str) -> None:
@@ -265,10 +269,7 @@ class SlackAdapter(Adapter):
 
     # -- helpers -------------------------------------------------------------------------------
     def _follow(self, thread_ts: str) -> None:
-        self._followed[thread_ts] = None
-        self._followed.move_to_end(thread_ts)
-        if len(self._followed) > FOLLOWED_THREADS:
-            self._followed.popitem(last=False)
+        _remember(self._followed, thread_ts, FOLLOWED_THREADS)
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -280,3 +281,11 @@ class SlackAdapter(Adapter):
             return f"Slack answered {exc.response.get('error')}"
         text = str(exc) or type(exc).__name__
         return redact(text, self.options.bot_token, self.options.app_token)
+
+
+def _remember(seen: OrderedDict[str, None], key: str, limit: int) -> None:
+    """Add to a bounded, most-recent-last set."""
+    seen[key] = None
+    seen.move_to_end(key)
+    if len(seen) > limit:
+        seen.popitem(last=False)

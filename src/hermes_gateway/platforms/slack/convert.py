@@ -113,7 +113,8 @@ def to_inbound(
     """Our message for a person's Slack message. In a channel, the reply goes to the thread
     the message is in, or starts one on it; a thread the bot already speaks in (`followed`)
     needs no new mention, nor does one the bot started (a cron result, a notice)."""
-    text = msg.text
+    # "@Hermes /approve" is how people type a command: Slack keeps a leading "/" for itself.
+    text = _strip_leading_mention(msg.text, bot.user_id)
     if msg.is_dm:
         chat_type, thread_id, addressed = ChatType.DM, msg.thread_ts, True
     else:
@@ -122,7 +123,6 @@ def to_inbound(
         addressed = (
             not require_mention or msg.mentioned or msg.in_bot_thread or msg.thread_ts in followed
         )
-        text = _strip_leading_mention(text, bot.user_id)
     source = SessionSource(
         platform=Platform.SLACK,
         chat_id=msg.channel,
