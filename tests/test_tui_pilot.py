@@ -153,6 +153,7 @@ async def test_pending_approval_shows_with_a_badge_and_a_approves_it(tmp_path, o
         assert "1 approval waiting" in str(app.title_bar.badge.render())
         view = next(iter(approvals.pending.values()))
         assert view.command == "rm -r x"
+        assert any(n.title == "Approval needed" for n in app._notifications)
         await pilot.press("5", "a")
         await until(pilot, lambda: not (home / "workspace" / "x").exists(), "rm -r x to run")
         await until(pilot, lambda: "done with x" in console_text(app), "the agent's answer")
@@ -160,6 +161,8 @@ async def test_pending_approval_shows_with_a_badge_and_a_approves_it(tmp_path, o
         assert decided[0].decision == "once" and decided[0].by == "operator"
         await until(pilot, lambda: approvals.count == 0, "the row to go")
         assert app.title_bar.badge.count == 0
+        # The toast goes with the decision, not 15 s later.
+        assert not any(n.title == "Approval needed" for n in app._notifications)
 
 
 async def test_d_denies_and_the_command_never_runs(tmp_path, openai_peer):

@@ -26,13 +26,13 @@ from hermes_gateway.core.events import (
 )
 from hermes_tui.bridge import Bridge, LogCapture
 from hermes_tui.commands import HermesCommands
-from hermes_tui.format import one_line
 from hermes_tui.messages import Connected, Disconnected, EngineBatch, LogLine, SnapshotLoaded
 from hermes_tui.navigation import PaneNavigation
 from hermes_tui.screens.approval import ApprovalScreen
 from hermes_tui.screens.confirm_quit import ConfirmQuit
 from hermes_tui.screens.help import HelpScreen
 from hermes_tui.target import Target
+from hermes_tui.toasts import ApprovalToasts
 from hermes_tui.widgets.approvals import ApprovalsPane
 from hermes_tui.widgets.console import ConsolePane
 from hermes_tui.widgets.log_pane import LogPane
@@ -94,6 +94,7 @@ class HermesApp(PaneNavigation, App[int]):
         self._title_bar: TitleBar | None = None
         self.last_pane = SessionsPane.NUMBER  # where escape from the console input goes back to
         self.title = target.title
+        self.approval_toasts = ApprovalToasts(self)
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="title-bar")
@@ -232,15 +233,9 @@ class HermesApp(PaneNavigation, App[int]):
                 pane.apply_events(message.events, now)
         for event in message.events:
             if isinstance(event, ApprovalRequested):
-                self.notify(
-                    f"{event.platform} · {event.session_key}: {one_line(event.command, 70)}\n"
-                    "Press 5, then a to approve or d to deny.",
-                    title="Approval needed",
-                    severity="warning",
-                    timeout=15,
-                    markup=False,
-                )
+                self.approval_toasts.raise_for(event)
             elif isinstance(event, ApprovalResolved):
+                self.approval_toasts.withdraw(event.approval_id)
                 screen = self.screen
                 if isinstance(screen, ApprovalScreen) and screen.view.id == event.approval_id:
                     screen.dismiss(None)  # decided elsewhere (chat, timeout)

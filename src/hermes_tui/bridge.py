@@ -1,6 +1,10 @@
 """One seam between the engine's event stream and Textual: the bridge reads `handle.events()`
 in a single worker and posts `EngineBatch` messages, so panes update in handlers, in order,
-a few times a second however fast the engine runs."""
+a few times a second however fast the engine runs.
+
+Each batch costs a frame, and a frame costs the same whether it shows one event or five hundred
+(Textual re-renders every table that changed): under load the bridge flushes less often, so the
+engine it shares the loop with keeps its throughput."""
 
 from __future__ import annotations
 
@@ -17,14 +21,23 @@ from hermes_gateway.core.events import ApprovalRequested, Event, ProcessOutput, 
 from hermes_tui.messages import Disconnected, EngineBatch, LogLine
 
 FLUSH_INTERVAL = 0.1  # seconds: fast enough to feel live, slow enough to batch bursts
+BUSY_INTERVAL = 0.5  # seconds between flushes while the engine is busy
+BUSY_BATCH = 40  # events in one batch that mean "busy"
 MAX_PROGRESS = 300  # tool-progress lines kept per batch; the oldest of a burst go first
 URGENT = (ApprovalRequested,)  # someone is waiting: never hold these back
 
 
 class Bridge:
-    def __init__(self, target: MessagePump, interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(
+        self,
+        target: MessagePump,
+        interval: float = FLUSH_INTERVAL,
+        busy_interval: float = BUSY_INTERVAL,
+    ) -> None:
         self.target = target
         self.interval = interval
+        self.busy_interval = busy_interval
+        self._busy = False
         self._buffer: list[Event] = []
         self._outputs: dict[str, int] = {}  # process id -> index of its ProcessOutput in buffer
         self._progress = 0
@@ -77,6 +90,7 @@ class Bridge:
         }
 
     def flush(self) -> None:
+        self._busy = len(self._buffer) + self._dropped >= BUSY_BATCH
         if not self._buffer:
             return
         batch = EngineBatch(tuple(self._buffer), self._dropped)
@@ -85,7 +99,7 @@ class Bridge:
 
     async def _flush_every(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.busy_interval if self._busy else self.interval)
             self.flush()
 
 

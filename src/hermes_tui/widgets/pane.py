@@ -29,6 +29,7 @@ class Pane(Vertical):
     def __init__(self) -> None:
         super().__init__(id=self.pane_id(), classes="pane")
         self.border_title = f"{self.NUMBER} {self.TITLE}"
+        self._binding_state: tuple[bool | None, ...] | None = None
 
     @classmethod
     def pane_id(cls) -> str:
@@ -66,6 +67,18 @@ class Pane(Vertical):
     def can(self, action: str) -> bool | None:
         """Whether `action` applies to what is selected: True, or None to grey it out."""
         return True
+
+    def refresh_bindings(self) -> None:
+        """Tell the footer only when one of the focused pane's keys changed state: every
+        refresh rebuilds the whole footer, and panes ask after each event batch. (Focus moving
+        refreshes the footer by itself.)"""
+        if not self.has_focus_within:
+            self._binding_state = None
+            return
+        state = tuple(self.check_action(b.action, ()) for _, b in self._bindings)
+        if state != getattr(self, "_binding_state", None):
+            self._binding_state = state
+            super().refresh_bindings()
 
     def on_descendant_focus(self) -> None:
         self.hermes.pane_focused(self)
