@@ -1,6 +1,7 @@
 """Matrix through matrix-nio's AsyncClient, against any homeserver (Synapse, Dendrite, Conduit).
 
-    adapter.py   the Adapter: connect (login) / disconnect / send / edit / typing, reactions
+    adapter.py   the Adapter: connect / disconnect / send / edit / typing, invites, reactions
+    login.py     access token or password login, and refusals as clear errors
     sync.py      the /sync loop: since-token persisted after delivery, gap fill, invites,
                  reconnect with backoff
     convert.py   room events -> InboundMessage (DM or group, mentions, threads, replies)

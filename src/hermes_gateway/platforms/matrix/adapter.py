@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientConnectorError, ClientError
@@ -14,10 +15,8 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
-    LoginResponse,
     RoomResolveAliasResponse,
     RoomSendResponse,
-    WhoamiResponse,
 )
 
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
@@ -25,9 +24,10 @@ from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.connection import Backoff, StatusLatch, sleep_unless
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
-from . import MAX_LENGTH, login_rejected, options_from_settings, token_rejected
+from . import MAX_LENGTH, options_from_settings, token_rejected
 from .content import edit_content, message_content, reaction_content
 from .convert import BotIdentity, MalformedEvent, RoomInfo, convert_event, invite_is_direct
+from .login import MatrixAuthError, log_in, result_from_error
 from .state import StateFile
 from .sync import SyncFailed, SyncLoop, SyncRejected
 
@@ -36,12 +36,7 @@ log = logging.getLogger("hermes.matrix")
 TYPING_MS = 8000  # the delivery layer refreshes typing every few seconds while a turn runs
 PROCESSING = "👀"
 MAX_REMEMBERED = 1024  # our own recent event ids: replies to them address the bot in groups
-_REJECTED = ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN", "M_USER_DEACTIVATED")
 _TRANSIENT = (ClientError, OSError, TimeoutError, SyncFailed)
-
-
-class MatrixAuthError(RuntimeError):
-    """The homeserver refused our credentials; the message never contains them."""
 
 
 class MatrixAdapter(Adapter):
@@ -118,7 +113,7 @@ class MatrixAdapter(Adapter):
         delivers what came meanwhile: after connect() has returned, never inside it (the
         engine replays its pending inbox right after connecting)."""
         await self._login()
-        store = StateFile(self.context.home.root / "matrix", self.options.homeserver, self.me)
+        store = StateFile(self._state_folder, self.options.homeserver, self.me)
         state = store.load() if self.loop is None else self.loop.state
         if self.options.password and not self.options.access_token:
             state.device_id = self.client.device_id or ""
@@ -175,36 +170,12 @@ class MatrixAdapter(Adapter):
     def me(self) -> str:
         return self.client.user_id or self.options.user_id
 
-    async def _login(self) -> None:
-        hs = self.options.homeserver
-        if self.options.access_token:
-            self.client.access_token = self.options.access_token
-            answer = await self.client.whoami()
-            if not isinstance(answer, WhoamiResponse):
-                raise self._rejection(answer, token_rejected(hs, _code(answer)))
-            if self.options.user_id and answer.user_id != self.options.user_id:
-                raise MatrixAuthError(
-                    f"MATRIX_ACCESS_TOKEN belongs to {answer.user_id}, not to MATRIX_USER_ID "
-                    f"{self.options.user_id}: fix one of them, then restart the gateway."
-                )
-            self.client.restore_login(
-                answer.user_id, answer.device_id or "", self.options.access_token
-            )
-        else:
-            store = StateFile(self.context.home.root / "matrix", hs, self.options.user_id)
-            self.client.device_id = store.load().device_id or None
-            answer = await self.client.login(self.options.password, self.options.device_name)
-            if not isinstance(answer, LoginResponse):
-                reason = login_rejected(hs, self.options.user_id, _code(answer))
-                raise self._rejection(answer, reason)
-        name = await self.client.get_displayname(self.me)
-        display = getattr(name, "displayname", None) or ""
-        self.identity = BotIdentity(self.me, display if isinstance(display, str) else "")
+    @property
+    def _state_folder(self) -> Path:
+        return self.context.home.root / "matrix"
 
-    def _rejection(self, answer: Any, reason: str) -> Exception:
-        if _code(answer) in _REJECTED:
-            return MatrixAuthError(reason)
-        return SyncFailed(f"{_code(answer)} from the homeserver: {getattr(answer, 'message', '')}")
+    async def _login(self) -> None:
+        self.identity = await log_in(self.client, self.options, self._state_folder)
 
     async def _relogin(self, code: str) -> str:
         """After M_UNKNOWN_TOKEN: a password session logs in again (""); a token cannot."""
@@ -355,23 +326,3 @@ class MatrixAdapter(Adapter):
         task = asyncio.ensure_future(call)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def result_from_error(answer: Any) -> SendResult:
-    """A refused room_send as a SendResult the delivery layer can act on."""
-    code = _code(answer)
-    error = f"{code}: {getattr(answer, 'message', '')}"
-    if code == "M_LIMIT_EXCEEDED":
-        retry_ms = getattr(answer, "retry_after_ms", None) or 1000
-        return SendResult(ok=False, error=error, retry_after=retry_ms / 1000)
-    if code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
-        return SendResult(ok=False, error=error, retryable=False, kind="auth")
-    if code in ("M_FORBIDDEN", "M_NOT_FOUND"):  # not in that room, or it is gone
-        return SendResult(ok=False, error=error, retryable=False, kind="not_found")
-    if code == "M_TOO_LARGE":
-        return SendResult(ok=False, error=error, retryable=False, kind="too_long")
-    return SendResult(ok=False, error=error, retryable=False)
-
-
-def _code(answer: Any) -> str:
-    return str(getattr(answer, "status_code", "") or "error")
