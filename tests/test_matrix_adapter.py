@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from nio import RoomPreset
 
 from hermes_gateway.config import PlatformSettings, load_settings
 from hermes_gateway.core.types import ChatType, InboundMessage
@@ -503,3 +504,17 @@ async def test_the_sync_token_moves_only_after_the_inbox_has_the_message(tmp_pat
 
 def _text(body: str) -> dict[str, Any]:
     return {"msgtype": "m.text", "body": body, "m.mentions": {}}
+
+
+@e2e
+async def test_the_home_room_is_joined_by_its_alias(tmp_path, openai_peer, mx):
+    alias = f"ops{int(time.time() * 1000)}"
+    answer = await mx.clients[mx.users.alice].room_create(
+        alias=alias, name="Ops", preset=RoomPreset.public_chat
+    )
+    env = {"MATRIX_HOME_ROOM": f"#{alias}:localhost"}
+    async with gateway(tmp_path / "home", openai_peer, mx, **env):
+        await until(
+            lambda: _is(membership(mx, mx.users.alice, answer.room_id, mx.bot_id), "join"),
+            "the bot in its home room",
+        )

@@ -32,6 +32,9 @@ from .state import StateFile
 from .sync import SyncFailed, SyncLoop, SyncRejected
 
 log = logging.getLogger("hermes.matrix")
+# nio logs every state event of every room at INFO: keep the gateway's log readable.
+if logging.getLogger("nio").level == logging.NOTSET:
+    logging.getLogger("nio").setLevel(logging.WARNING)
 
 TYPING_MS = 8000  # the delivery layer refreshes typing every few seconds while a turn runs
 PROCESSING = "👀"
