@@ -518,3 +518,18 @@ async def test_the_home_room_is_joined_by_its_alias(tmp_path, openai_peer, mx):
             lambda: _is(membership(mx, mx.users.alice, answer.room_id, mx.bot_id), "join"),
             "the bot in its home room",
         )
+
+
+@e2e
+async def test_a_refused_saved_position_starts_afresh(tmp_path, openai_peer, mx, caplog):
+    openai_peer.script([{"text": "fresh start"}])
+    home = tmp_path / "home"
+    state = StateFile(home / "matrix", mx.server.url, mx.bot_id)
+    state.path.parent.mkdir(parents=True)
+    state.path.write_text(json.dumps({"next_batch": "not-a-token", "device_id": ""}))
+    async with gateway(home, openai_peer, mx) as engine:
+        await until(lambda: state.load().next_batch not in ("", "not-a-token"), "a new position")
+        await until(lambda: engine.platform_state["matrix"] == "connected", "connected")
+        await mx.send(mx.users.alice, "hello again")
+        await mx.wait_messages(mx.dm(mx.users.alice), 1, where=containing("fresh start"))
+    assert "refused the saved sync position" in caplog.text

@@ -103,6 +103,8 @@ class SyncLoop:
         except (ClientError, OSError) as exc:
             raise SyncFailed(f"cannot reach {self.options.homeserver}: {_describe(exc)}") from None
         if isinstance(response, ErrorResponse):
+            if since is not None and _status(response) == 400:
+                await self._forget_position(response)
             raise _error(response)
         if not isinstance(response, SyncResponse):
             raise SyncFailed(f"unexpected /sync answer {type(response).__name__}")
@@ -112,6 +114,18 @@ class SyncLoop:
         if since is not None and not await self._deliver_rooms(response, since):
             raise SyncFailed("a message could not be stored; retrying")
         self.state.next_batch = response.next_batch
+        await self._store.save(self.state)
+
+    async def _forget_position(self, response: ErrorResponse) -> None:
+        """The server refuses our saved token (its database was reset, or the file is damaged):
+        start again from now. Whatever was sent while we were away cannot be found."""
+        log.warning(
+            "matrix: the homeserver refused the saved sync position (%s); starting from now, "
+            "so messages sent while the gateway was down may be missed",
+            response.message,
+        )
+        self.state.next_batch = ""
+        self.synced_once = False
         await self._store.save(self.state)
 
     def _filter(self) -> dict[str, Any]:
@@ -250,6 +264,11 @@ def _error(response: ErrorResponse) -> Exception:
         return SyncRejected(code)
     retry = response.retry_after_ms / 1000 if response.retry_after_ms else None
     return SyncFailed(f"{code or 'error'} from the homeserver: {response.message}", retry)
+
+
+def _status(response: ErrorResponse) -> int:
+    transport = getattr(response, "transport_response", None)
+    return getattr(transport, "status", 0) or 0
 
 
 def _describe(exc: BaseException) -> str:
