@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
 
 from hermes_gateway.control.snapshot import ApprovalView, Snapshot
 from hermes_gateway.core.events import ApprovalRequested, ApprovalResolved, Event
 from hermes_tui.format import ago, countdown, one_line
-from hermes_tui.widgets.pane import Pane, show
-from hermes_tui.widgets.table import Column, PaneTable
+from hermes_tui.widgets.table import Column, TablePane
 
 COLUMNS = [
     Column("platform", "Platform", 9),
@@ -26,9 +23,11 @@ COLUMNS = [
 CHOICES = {"once": "Approved once", "session": "Approved for the session", "deny": "Denied"}
 
 
-class ApprovalsPane(Pane):
+class ApprovalsPane(TablePane):
     NUMBER = 5
     TITLE = "Approvals"
+    COLUMNS = COLUMNS
+    TABLE_ID, DETAIL_ID = "approvals-table", "approval-detail"
     BINDINGS = [
         Binding("a", "resolve('once')", "Approve once"),
         Binding("A", "resolve('session')", "Approve for session"),
@@ -41,14 +40,6 @@ class ApprovalsPane(Pane):
         super().__init__()
         self.pending: dict[str, ApprovalView] = {}
         self._now = 0.0
-
-    def compose(self) -> ComposeResult:
-        yield PaneTable(COLUMNS, id="approvals-table")
-        yield Static("", id="approval-detail", classes="pane-detail", markup=False)
-
-    @property
-    def table(self) -> PaneTable:
-        return self.query_one(PaneTable)
 
     @property
     def count(self) -> int:
@@ -114,21 +105,15 @@ class ApprovalsPane(Pane):
     def _after_change(self) -> None:
         self.border_subtitle = f"{self.count} pending" if self.pending else "none pending"
         self.set_class(bool(self.pending), "-attention")
-        self._show_detail()
+        self.show_detail()
         self.refresh_bindings()
 
-    def _show_detail(self) -> None:
+    def detail_text(self) -> str:
         """The selected command in full and why it was flagged (enter shows even more)."""
         view = self.selected
-        if view is None:
-            text = "Nothing waits for a decision."
-        else:
-            text = f"$ {view.command}\n{view.reason}"
-        show(self.query_one("#approval-detail", Static), text)
-
-    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
-        self._show_detail()
-        self.refresh_bindings()
+        return (
+            "Nothing waits for a decision." if view is None else f"$ {view.command}\n{view.reason}"
+        )
 
     # -- actions -------------------------------------------------------------------
     @property

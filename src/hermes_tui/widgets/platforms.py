@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
 
 from hermes_gateway.control.snapshot import Snapshot
 from hermes_gateway.core.events import (
@@ -19,8 +17,7 @@ from hermes_gateway.core.events import (
     SendFailed,
 )
 from hermes_tui.format import ago, one_line
-from hermes_tui.widgets.pane import Pane, show
-from hermes_tui.widgets.table import Column, PaneTable
+from hermes_tui.widgets.table import Column, TablePane
 
 STATES = {  # state -> (symbol, style)
     "connected": ("●", "bold green"),
@@ -54,9 +51,11 @@ def state_cell(state: str) -> Text:
     return Text(f"{symbol} {state}", style=style)
 
 
-class PlatformsPane(Pane):
+class PlatformsPane(TablePane):
     NUMBER = 1
     TITLE = "Platforms"
+    COLUMNS = COLUMNS
+    TABLE_ID, DETAIL_ID = "platforms-table", "platform-detail"
     BINDINGS = [
         Binding("r", "reconnect", "Reconnect"),
         Binding("x", "disable", "Disable"),
@@ -67,14 +66,6 @@ class PlatformsPane(Pane):
         super().__init__()
         self.rows: dict[str, PlatformRow] = {}
         self._now = 0.0
-
-    def compose(self) -> ComposeResult:
-        yield PaneTable(COLUMNS, id="platforms-table")
-        yield Static("", id="platform-detail", classes="pane-detail", markup=False)
-
-    @property
-    def table(self) -> PaneTable:
-        return self.query_one(PaneTable)
 
     def apply_snapshot(self, snapshot: Snapshot, now: float) -> None:
         self._now = now
@@ -146,19 +137,18 @@ class PlatformsPane(Pane):
             f" · {failed} failed" if failed else ""
         )
         self.set_class(failed > 0, "-failed")
-        self._show_detail()
+        self.show_detail()
 
-    def _show_detail(self) -> None:
-        """The selected platform's whole story: a failure's reason never fits its cell."""
+    def detail_text(self) -> str:
+        """A failure's reason never fits its cell."""
         name = self.selected
         row = self.rows.get(name) if name else None
         if row is None:
-            text = "No platforms yet."
-        else:
-            text = f"{name}: {row.state}" + (f" ({row.detail})" if row.detail else "")
-            if row.last_error and row.last_error != row.detail:
-                text += f"\nlast error: {row.last_error}"
-        show(self.query_one("#platform-detail", Static), text)
+            return "No platforms yet."
+        text = f"{name}: {row.state}" + (f" ({row.detail})" if row.detail else "")
+        if row.last_error and row.last_error != row.detail:
+            text += f"\nlast error: {row.last_error}"
+        return text
 
     # -- actions -------------------------------------------------------------------
     @property
@@ -194,7 +184,3 @@ class PlatformsPane(Pane):
                 return f"{name} disabled until you reconnect it (r)."
 
             self.command(disable(), f"disable {name}")
-
-    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
-        self._show_detail()
-        self.refresh_bindings()

@@ -6,9 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from hermes_gateway.control.snapshot import SessionView, Snapshot
 from hermes_gateway.core.events import (
@@ -19,8 +17,7 @@ from hermes_gateway.core.events import (
     TurnStarted,
 )
 from hermes_tui.format import ago, count, one_line
-from hermes_tui.widgets.pane import Pane
-from hermes_tui.widgets.table import Column, PaneTable
+from hermes_tui.widgets.table import Column, TablePane
 
 BUSY = frozenset({"running", "queued", "waiting-approval"})
 STATES = {  # state -> (label, style)
@@ -47,9 +44,11 @@ def state_cell(state: str) -> Text:
     return Text(label, style=style)
 
 
-class SessionsPane(Pane):
+class SessionsPane(TablePane):
     NUMBER = 2
     TITLE = "Sessions"
+    COLUMNS = COLUMNS
+    TABLE_ID = "sessions-table"
     BINDINGS = [
         Binding("enter", "transcript", "Transcript"),
         Binding("s", "stop", "Stop"),
@@ -61,13 +60,6 @@ class SessionsPane(Pane):
         super().__init__()
         self.sessions: dict[str, SessionView] = {}
         self._now = 0.0
-
-    def compose(self) -> ComposeResult:
-        yield PaneTable(COLUMNS, id="sessions-table")
-
-    @property
-    def table(self) -> PaneTable:
-        return self.query_one(PaneTable)
 
     def apply_snapshot(self, snapshot: Snapshot, now: float) -> None:
         self._now = now
@@ -179,6 +171,3 @@ class SessionsPane(Pane):
                 return f"{view.key}: new session." if done else f"{view.key} has no session."
 
             self.command(reset(), f"reset {view.key}")
-
-    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
-        self.refresh_bindings()

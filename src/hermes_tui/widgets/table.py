@@ -1,15 +1,19 @@
-"""A DataTable for panes: row cursor, rows updated in place by key, and no `enter` binding of
-its own so that the pane's `enter` (with its description) shows in the footer."""
+"""A DataTable for panes (row cursor, rows updated in place by key, and no `enter` binding of
+its own so that the pane's `enter` (with its description) shows in the footer), and the pane
+built around one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import events
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
+
+from hermes_tui.widgets.pane import Pane, show
 
 MIN_FLEX = 8  # the flexible column never shrinks below this
 
@@ -82,3 +86,34 @@ class PaneTable(DataTable, inherit_bindings=False):
         self._require_update_dimensions = True
         self._clear_caches()
         self.refresh()
+
+
+class TablePane(Pane):
+    """A pane around one PaneTable, with an optional detail line under it that tells the
+    selected row's whole story (a cell never holds all of it)."""
+
+    COLUMNS: ClassVar[Sequence[Column]] = ()
+    TABLE_ID: ClassVar[str] = ""
+    DETAIL_ID: ClassVar[str] = ""  # "" for no detail line
+
+    def compose(self) -> ComposeResult:
+        self._table = PaneTable(self.COLUMNS, id=self.TABLE_ID)
+        yield self._table
+        if self.DETAIL_ID:
+            yield Static("", id=self.DETAIL_ID, classes="pane-detail", markup=False)
+
+    @property
+    def table(self) -> PaneTable:
+        return self._table
+
+    def detail_text(self) -> str:
+        """What the detail line says about the selected row (panes with DETAIL_ID)."""
+        return ""
+
+    def show_detail(self) -> None:
+        if self.DETAIL_ID:
+            show(self.query_one(f"#{self.DETAIL_ID}", Static), self.detail_text())
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+        self.refresh_bindings()

@@ -7,15 +7,12 @@ import dataclasses
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
 
 from hermes_gateway.control.snapshot import Snapshot, TaskView
 from hermes_gateway.core.events import CronRun, Event, ProcessChanged, TaskChanged
 from hermes_tui.format import ago, in_time, one_line
-from hermes_tui.widgets.pane import Pane, show
-from hermes_tui.widgets.table import Column, PaneTable
+from hermes_tui.widgets.table import Column, TablePane
 
 KINDS = {"background": "◇ bg", "process": "▣ proc", "cron": "◷ cron"}
 STYLES = {
@@ -39,9 +36,11 @@ COLUMNS = [
 ]
 
 
-class TasksPane(Pane):
+class TasksPane(TablePane):
     NUMBER = 4
     TITLE = "Tasks"
+    COLUMNS = COLUMNS
+    TABLE_ID, DETAIL_ID = "tasks-table", "task-detail"
     BINDINGS = [
         Binding("k", "kill", "Kill process"),
         Binding("c", "run_cron", "Run job now"),
@@ -53,14 +52,6 @@ class TasksPane(Pane):
         super().__init__()
         self.tasks: dict[str, TaskView] = {}
         self._now = 0.0
-
-    def compose(self) -> ComposeResult:
-        yield PaneTable(COLUMNS, id="tasks-table")
-        yield Static("", id="task-detail", classes="pane-detail", markup=False)
-
-    @property
-    def table(self) -> PaneTable:
-        return self.query_one(PaneTable)
 
     def apply_snapshot(self, snapshot: Snapshot, now: float) -> None:
         self._now = now
@@ -133,26 +124,23 @@ class TasksPane(Pane):
     def _after_change(self) -> None:
         running = sum(t.state == "running" for t in self.tasks.values())
         self.border_subtitle = f"{len(self.tasks)} tasks · {running} running"
-        self._show_detail()
+        self.show_detail()
         self.refresh_bindings()
 
-    def _show_detail(self) -> None:
+    def detail_text(self) -> str:
         """The selected task in full: a process's command and output tail, a job's schedule."""
         task = self.selected
         if task is None:
-            text = "No background tasks, processes or cron jobs."
-        elif task.kind == "cron":
-            text = (
+            return "No background tasks, processes or cron jobs."
+        if task.kind == "cron":
+            return (
                 f"{task.title}\nschedule {task.detail or '—'} · "
                 f"next run {in_time(task.started_at, self._now)}"
             )
-        elif task.kind == "process":
-            text = f"$ {task.title}\n{task.detail or '(no output yet)'}"
-        else:
-            text = f"{task.title}\nfrom {task.session_key or '—'}"
-            if task.detail:
-                text += f"\n{task.detail}"
-        show(self.query_one("#task-detail", Static), text)
+        if task.kind == "process":
+            return f"$ {task.title}\n{task.detail or '(no output yet)'}"
+        text = f"{task.title}\nfrom {task.session_key or '—'}"
+        return text + (f"\n{task.detail}" if task.detail else "")
 
     # -- actions -------------------------------------------------------------------
     @property
@@ -201,7 +189,3 @@ class TasksPane(Pane):
                 return f"{'Paused' if pause else 'Resumed'} {task.title}."
 
             self.command(toggle(), f"pause {task.id}")
-
-    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
-        self._show_detail()
-        self.refresh_bindings()

@@ -10,14 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
 from hermes_gateway.core.events import Event, ToolProgress
 from hermes_tui.format import duration, one_line
-from hermes_tui.widgets.pane import Pane
-from hermes_tui.widgets.table import Column, PaneTable
+from hermes_tui.widgets.table import Column, TablePane
 
 LIMIT = 1000  # calls kept; the table is rebuilt from these when it grows past LIMIT + SLACK
 SLACK = 200
@@ -44,9 +42,11 @@ class Call:
     duration_ms: float = 0.0
 
 
-class ToolLogPane(Pane):
+class ToolLogPane(TablePane):
     NUMBER = 3
     TITLE = "Tool progress"
+    COLUMNS = COLUMNS
+    TABLE_ID = "tool-table"
     BINDINGS = [
         Binding("s", "filter_session", "Filter session"),
         Binding("e", "follow", "Follow"),
@@ -61,13 +61,6 @@ class ToolLogPane(Pane):
         self.session_filter: str | None = None
         self.following = True
         self.unseen = 0
-
-    def compose(self) -> ComposeResult:
-        yield PaneTable(COLUMNS, id="tool-table")
-
-    @property
-    def table(self) -> PaneTable:
-        return self.query_one(PaneTable)
 
     def apply_events(self, events: Sequence[Event], now: float) -> None:
         added, was_empty = 0, not self.calls
