@@ -4,9 +4,16 @@ Without dovecot (tests/setup/dovecot.sh installs it) these tests skip with the r
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
-from hermes_gateway.core.types import Attachment, MessageKind, OutboundMessage
+from hermes_gateway.config.schema import PlatformSettings
+from hermes_gateway.core.types import Attachment, InboundMessage, MessageKind, OutboundMessage
+from hermes_gateway.home import HermesHome
+from hermes_gateway.platforms.base import AdapterContext
+from hermes_gateway.platforms.email.adapter import EmailAdapter
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.email_fixtures import BOT, EmailWorld, mail
 from tests.peers.fixtures import start_peer
@@ -15,6 +22,13 @@ ALICE = "alice@example.com"
 BOB = "Bob@Example.com"
 STRANGER = "stranger@example.net"
 QUIET = "display:\n  tool_progress: 'off'\n"
+WAIT = 15.0  # an upper bound on a loaded machine, never a speed assertion
+
+
+def settings_for(env: dict[str, str]) -> PlatformSettings:
+    """The PlatformSettings those EMAIL_* variables make (the engine's own mapping)."""
+    extra = {k[len("EMAIL_") :].lower(): v for k, v in env.items() if k != "EMAIL_ALLOWED_USERS"}
+    return PlatformSettings("email", True, extra=extra)
 
 
 @pytest.fixture(scope="session")
@@ -233,3 +247,83 @@ async def test_polling_works_where_idle_is_off(tmp_path, openai_peer, world):
         await world.deliver(mail(ALICE, "anyone?"))
         [reply] = await world.wait_sent(1, to=ALICE)
     assert reply.text == "polled"
+
+
+async def wait_state(engine, state: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.platform_state.get("email") != state:
+        if time.monotonic() > deadline:
+            current = engine.platform_state.get("email"), engine.platform_reason.get("email")
+            raise TimeoutError(f"email never became {state}: {current}")
+        await asyncio.sleep(0.05)
+
+
+async def test_mail_delivered_while_the_server_is_down_is_answered_when_it_is_back(
+    tmp_path, openai_peer, world
+):
+    openai_peer.script([{"text": "before"}, {"text": "after the outage"}])
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, world.env([ALICE])) as (engine, _):
+        await world.deliver(mail(ALICE, "first"))
+        await world.wait_sent(1, to=ALICE)
+        await asyncio.to_thread(world.dovecot.stop)
+        await wait_state(engine, "connecting")
+        assert "127.0.0.1" in engine.platform_reason["email"]
+        world.drop(mail(ALICE, "written while IMAP was down"))
+        await asyncio.to_thread(world.dovecot.start)
+        [_, reply] = await world.wait_sent(2, to=ALICE, timeout=30)
+        await wait_state(engine, "connected")
+        await world.wait_all_seen(2)
+    assert reply.text == "after the outage"
+    assert "written while IMAP was down" in str(openai_peer.requests()[-1]["body"]["messages"])
+
+
+async def test_a_mail_stays_unseen_until_the_inbox_has_it(tmp_path, world):
+    """deliver_inbound fails once (a full disk): the mail is not marked seen, and is handed
+    over again; only after a successful delivery is it \\Seen."""
+    world_checked = asyncio.Event()
+    delivered: list[InboundMessage] = []
+
+    async def deliver(message: InboundMessage) -> bool:
+        delivered.append(message)
+        if len(delivered) == 1:
+            await world_checked.wait()  # the test looks at the flags while we hold the mail
+            raise OSError("disk full")
+        return True
+
+    states: list[tuple[str, str]] = []
+    context = AdapterContext(
+        home=HermesHome(tmp_path / "home").ensure(),
+        deliver_inbound=deliver,
+        report_status=lambda state, reason: states.append((state, reason)),
+    )
+    adapter = EmailAdapter(settings_for(world.env([ALICE])), context)
+    await adapter.connect()
+    try:
+        await world.deliver(mail(ALICE, "keep me", message_id="<keep@example.com>"))
+        while not delivered:
+            await asyncio.sleep(0.02)
+        assert await world.flags() == [""], "not seen while the inbox write is pending"
+        world_checked.set()
+        await world.wait_all_seen(1)
+    finally:
+        await adapter.disconnect()
+    assert [m.message_id for m in delivered] == ["<keep@example.com>"] * 2
+    assert states[0] == ("connected", "") and states[-1] == ("stopped", "")
+
+
+async def test_smtp_errors_say_whether_to_retry(tmp_path, openai_peer, world):
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, world.env([ALICE])) as (engine, _):
+        adapter = engine.adapter("email")
+        world.fail_smtp("451 4.3.0 greylisted, try again later")
+        later = await adapter.send(OutboundMessage(ALICE, "one"))
+        world.fail_smtp("550 5.1.1 no such mailbox")
+        never = await adapter.send(OutboundMessage(ALICE, "two"))
+        world.fail_smtp(None)
+        fine = await adapter.send(OutboundMessage(ALICE, "three"))
+    assert not later.ok and later.retryable and "451" in later.error
+    assert not never.ok and not never.retryable and "550" in never.error
+    assert fine.ok and fine.message_id.startswith("<") and fine.message_id.endswith("@bot.test>")
+    assert [m.text for m in world.sent(ALICE)] == ["three"]
+    assert [m.subject for m in world.sent(ALICE)] == ["Message from Hermes"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -171,6 +172,20 @@ class EmailWorld:
             assert response.result == "OK", response
         finally:
             await client.logout()
+
+    def drop(self, raw: bytes) -> None:
+        """Write a mail straight into the bot's maildir, as dovecot's LDA does: works while
+        the IMAP server is down."""
+        folder = self.dovecot.root / "mail" / BOT
+        for sub in ("tmp", "new", "cur"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            os.chown(folder / sub, self.dovecot.uid, self.dovecot.gid)
+        os.chown(folder, self.dovecot.uid, self.dovecot.gid)
+        name = f"{time.time_ns()}.M{os.getpid()}.hermes-test"
+        temporary = folder / "tmp" / name
+        temporary.write_bytes(raw)
+        os.chown(temporary, self.dovecot.uid, self.dovecot.gid)
+        temporary.rename(folder / "new" / name)
 
     async def flags(self) -> list[str]:
         """The flags of every mail in the INBOX, in order (e.g. ["\\Seen", ""])."""

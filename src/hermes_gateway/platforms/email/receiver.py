@@ -81,24 +81,18 @@ class Session:
 
     async def wait_for_news(self, stopping: asyncio.Event) -> None:
         """Until the server reports a change (IDLE), the refresh time passes, or we stop."""
-        idle = await self.client.idle_start(timeout=self.options.idle_refresh)
-        push = asyncio.ensure_future(self.client.wait_server_push(self.options.idle_refresh + 5))
-        watchers = [
-            push,
-            asyncio.ensure_future(self.lost.wait()),
-            asyncio.ensure_future(stopping.wait()),
-        ]
+        refresh = self.options.idle_refresh
+        idle = await self._until(self.client.idle_start(timeout=refresh), stopping)
+        if idle is None:
+            return
+        push = self.client.wait_server_push(refresh + self.options.timeout)
         try:
-            await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+            await self._until(push, stopping)
         finally:
-            for watcher in watchers:
-                watcher.cancel()
-        if self.lost.is_set():
-            idle.cancel()
-            raise ConnectionLost("the IMAP connection was closed")
-        if self.client.has_pending_idle():
-            self.client.idle_done()
-        await asyncio.wait_for(idle, self.options.timeout)
+            if not self.lost.is_set():
+                if self.client.has_pending_idle():
+                    self.client.idle_done()
+                await self._until(asyncio.wait_for(idle, self.options.timeout))
 
     async def poll_wait(self, stopping: asyncio.Event) -> None:
         await sleep_unless(stopping, self.options.poll_interval)
@@ -106,12 +100,33 @@ class Session:
             await self._checked(self.client.noop())
 
     async def _checked(self, call: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
-        if self.lost.is_set():
-            raise ConnectionLost("the IMAP connection was closed")
-        response = await call
+        response = await self._until(call)
         if response.result != "OK":
             raise aioimaplib.Abort(f"IMAP said {response.result}: {_text(response.lines)}")
         return response
+
+    async def _until(self, call: Awaitable, stopping: asyncio.Event | None = None):
+        """The call's result; ConnectionLost as soon as the connection drops (a command
+        in flight would otherwise wait for its timeout, an IDLE start forever); None when
+        `stopping` is set first."""
+        task = asyncio.ensure_future(call)
+        watchers = [asyncio.ensure_future(self.lost.wait())]
+        if stopping is not None:
+            watchers.append(asyncio.ensure_future(stopping.wait()))
+        try:
+            await asyncio.wait([task, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        if self.lost.is_set():
+            raise ConnectionLost("the IMAP connection was closed")
+        return None
 
     async def close(self) -> None:
         try:
