@@ -3,12 +3,13 @@
 `tests/setup/synapse.sh` installs it. One server per test session: `shared_synapse()` starts it
 on first use (a few seconds) with a fresh sqlite database in a temporary folder, registers the
 bot and the users alice, bob and stranger through the shared-secret admin API, and stops it by
-PID when the session ends. `restart()` stops and starts the same process configuration on the
-same port, so rooms, users and tokens survive it.
+PID when the session ends. `restart_async()` stops and starts the same configuration on the same
+port, so rooms, users and tokens survive it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import ctypes
@@ -171,7 +172,10 @@ class SynapseServer:
         )
 
     # -- process ----------------------------------------------------------------------
-    def start(self) -> None:
+    # Spawned from the calling thread, which should be the main one: the child's
+    # PR_SET_PDEATHSIG fires when the thread that started it ends. The async variants keep
+    # the event loop (and the adapter under test on it) running while Synapse stops/starts.
+    def _spawn(self) -> None:
         self.proc = subprocess.Popen(
             [str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver"]
             + ["--config-path", str(self.data / "homeserver.yaml")],
@@ -181,34 +185,69 @@ class SynapseServer:
             stderr=open(self.data / "stderr.log", "ab"),  # noqa: SIM115 - the child owns it
             preexec_fn=_die_with_parent,
         )
-        deadline = time.monotonic() + START_TIMEOUT
+        self._deadline = time.monotonic() + START_TIMEOUT
+
+    def _ready(self, answer: httpx.Response | None) -> bool:
+        """True once Synapse serves; raises when it died or is too slow."""
+        if answer is not None and answer.status_code == 200:
+            return True
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f"Synapse exited at start:\n{self.log_tail()}")
+        if time.monotonic() > self._deadline:
+            self.stop()
+            raise RuntimeError(f"Synapse did not answer within {START_TIMEOUT:g} s")
+        return False
+
+    def start(self) -> None:
+        self._spawn()
         with httpx.Client(timeout=2.0, trust_env=False) as http:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"Synapse exited at start:\n{self.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if http.get(f"{self.url}/_matrix/client/versions").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"Synapse did not answer within {START_TIMEOUT:g} s")
+            while not self._ready(_get(http, f"{self.url}/_matrix/client/versions")):
                 time.sleep(0.1)
 
-    def stop(self) -> None:
+    async def start_async(self) -> None:
+        self._spawn()
+        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as http:
+            while True:
+                try:
+                    answer = await http.get(f"{self.url}/_matrix/client/versions")
+                except httpx.HTTPError:
+                    answer = None
+                if self._ready(answer):
+                    return
+                await asyncio.sleep(0.1)
+
+    def _terminate(self) -> subprocess.Popen | None:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
-            return
+            return None
         os.kill(proc.pid, signal.SIGTERM)
+        return proc
+
+    def stop(self) -> None:
+        proc = self._terminate()
+        if proc is None:
+            return
         try:
             proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=STOP_TIMEOUT)
 
-    def restart(self) -> None:
+    async def stop_async(self) -> None:
+        proc = self._terminate()
+        if proc is None:
+            return
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=STOP_TIMEOUT)
+
+    async def restart_async(self) -> None:
         """Stop and start again with the same configuration and data (state persists)."""
-        self.stop()
-        self.start()
+        await self.stop_async()
+        await self.start_async()
 
     def close(self) -> None:
         self.stop()
@@ -242,6 +281,13 @@ class SynapseServer:
         account = Account(answer["user_id"], answer["access_token"], answer["device_id"], password)
         self.accounts[localpart] = account
         return account
+
+
+def _get(http: httpx.Client, url: str) -> httpx.Response | None:
+    try:
+        return http.get(url)
+    except httpx.HTTPError:
+        return None
 
 
 def _free_port() -> int:

@@ -54,7 +54,7 @@ class Driver(PlatformDriver):
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         try:
-            self.server = await asyncio.to_thread(shared_synapse)
+            self.server = shared_synapse()  # on this (main) thread: see synapse_server.py
         except SynapseUnavailable as exc:
             pytest.skip(str(exc))
         bot = self.server.accounts["hermes"]
@@ -179,7 +179,7 @@ class Driver(PlatformDriver):
         )
 
     async def restart(self) -> None:
-        await asyncio.to_thread(self.server.restart)
+        await self.server.restart_async()
 
     # -- what the test observes ---------------------------------------------------------------
     async def room_events(self, room_id: str) -> list[dict[str, Any]]:
