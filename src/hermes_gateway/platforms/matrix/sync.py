@@ -30,6 +30,7 @@ GAP_PAGE = 100
 # tries, so that one poison event cannot hold up every room forever.
 MAX_DELIVERY_FAILURES = 5
 STALLED = "/sync stalled; reconnecting"
+FIRST_SYNC_BUDGET = 300.0  # seconds for the first (full-state) sync of a run
 
 Deliver = Callable[[str, dict[str, Any]], Awaitable[None]]  # (room_id, raw event)
 Invited = Callable[[str, list[dict[str, Any]]], Awaitable[None]]  # (room_id, invite_state)
@@ -88,6 +89,8 @@ class SyncLoop:
         # The first sync of a run asks for the rooms' full state (nio keeps it in memory:
         # members, names), continuing from the saved token when there is one.
         timeout_ms = 0 if first else int(timeout * 1000)
+        # A first sync on a big account can take minutes on a busy server: it is not a stall.
+        budget = FIRST_SYNC_BUDGET if first else timeout + self.options.stall_grace
         try:
             response = await asyncio.wait_for(
                 self.client.sync(
@@ -96,7 +99,7 @@ class SyncLoop:
                     since=since,
                     full_state=first or None,
                 ),
-                timeout + self.options.stall_grace,
+                budget,
             )
         except TimeoutError:
             raise SyncFailed(STALLED) from None
@@ -132,6 +135,8 @@ class SyncLoop:
         return {
             "room": {
                 "timeline": {"limit": self.options.timeline_limit},
+                # Members only as far as they speak: the room summary still counts them all.
+                "state": {"lazy_load_members": True},
                 "ephemeral": {"types": []},  # typing and receipts: nothing we act on
             },
             "presence": {"types": []},
