@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from email.message import EmailMessage
 
 import pytest
 
+from hermes_gateway.config import load_settings
 from hermes_gateway.config.schema import PlatformSettings
 from hermes_gateway.core.types import Attachment, InboundMessage, MessageKind, OutboundMessage
 from hermes_gateway.home import HermesHome
 from hermes_gateway.platforms.base import AdapterContext
+from hermes_gateway.platforms.email import options_from_settings
 from hermes_gateway.platforms.email.adapter import EmailAdapter
+from hermes_gateway.platforms.email.convert import Ignored, Malformed, convert, strip_quoted
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.email_fixtures import BOT, EmailWorld, mail
+from tests.peers.email_server import free_port
 from tests.peers.fixtures import start_peer
 
 ALICE = "alice@example.com"
@@ -327,3 +332,84 @@ async def test_smtp_errors_say_whether_to_retry(tmp_path, openai_peer, world):
     assert fine.ok and fine.message_id.startswith("<") and fine.message_id.endswith("@bot.test>")
     assert [m.text for m in world.sent(ALICE)] == ["three"]
     assert [m.subject for m in world.sent(ALICE)] == ["Message from Hermes"]
+
+
+# -- options and conversion (no server needed) ------------------------------------------------
+def test_options_name_what_is_missing_and_default_to_the_real_ports():
+    with pytest.raises(ValueError) as missing:
+        options_from_settings(PlatformSettings("email", True, extra={"address": BOT}))
+    assert "EMAIL_PASSWORD, EMAIL_IMAP_HOST, EMAIL_SMTP_HOST" in str(missing.value)
+    base = {"address": BOT, "password": "pw", "imap_host": "imap.x", "smtp_host": "smtp.x"}
+    options = options_from_settings(PlatformSettings("email", True, extra=base))
+    assert (options.imap_port, options.imap_ssl) == (993, True)
+    assert (options.smtp_port, options.smtp_starttls, options.smtp_ssl) == (587, True, False)
+    assert options.pairing is False and options.username == BOT
+    assert "pw" not in repr(options)
+    implicit = options_from_settings(
+        PlatformSettings("email", True, extra={**base, "smtp_ssl": "1"})
+    )
+    assert (implicit.smtp_port, implicit.smtp_starttls) == (465, False)
+    for bad, named in [
+        ({"smtp_ssl": "true", "smtp_starttls": "true"}, "EMAIL_SMTP_STARTTLS"),
+        ({"imap_port": "99999"}, "EMAIL_IMAP_PORT"),
+        ({"poll_interval": "soon"}, "EMAIL_POLL_INTERVAL"),
+        ({"address": "hermes"}, "EMAIL_ADDRESS"),
+    ]:
+        with pytest.raises(ValueError, match=named):
+            options_from_settings(PlatformSettings("email", True, extra={**base, **bad}))
+
+
+def test_email_home_address_is_the_home_channel(tmp_path):
+    settings = load_settings(HermesHome(tmp_path).ensure(), {"EMAIL_HOME_ADDRESS": ALICE})
+    assert settings.platforms["email"].home_channel == ALICE
+
+
+def test_a_reply_keeps_only_the_new_text_and_html_only_mail_is_read():
+    quoted = "Sounds good.\n\nOn Mon, 1 Jan 2024 Hermes wrote:\n> the old answer\n> more\n"
+    assert strip_quoted(quoted) == "Sounds good."
+    assert strip_quoted("Thanks\n-- \nAlice Example\nCEO") == "Thanks"
+    assert strip_quoted("> inline quote\nmy answer") == "> inline quote\nmy answer"
+    html = EmailMessage()
+    html["From"], html["Subject"] = ALICE, "html"
+    html.set_content("<html><style>p{}</style><p>Hello&nbsp;<b>there</b></p><p>Bye</p></html>",
+                     subtype="html")  # fmt: skip
+    converted = convert(bytes(html), BOT, "fallback-id")
+    assert converted.message.text == "Hello there\n\nBye"
+    assert converted.message.message_id == "fallback-id"  # no Message-ID header
+
+
+def test_subject_only_mail_and_bounces():
+    converted = convert(mail(ALICE, None, subject="What time is it?"), BOT, "x")
+    assert converted.message.text == "What time is it?"
+    assert converted.message.source.chat_id == ALICE and converted.message.source.user_id == ALICE
+    bounce = convert(mail(ALICE, "undeliverable", headers={"Return-Path": "<>"}), BOT, "x")
+    assert isinstance(bounce, Ignored) and "bounce" in bounce.reason
+    report = EmailMessage()
+    report["From"] = ALICE
+    report.set_content("x")
+    report.make_mixed()
+    report.replace_header("Content-Type", "multipart/report; report-type=delivery-status")
+    assert convert(bytes(report), BOT, "x") == Ignored("delivery report")
+    with pytest.raises(Malformed):
+        convert(mail(None, "who am i"), BOT, "x")
+
+
+async def test_an_unreachable_server_at_boot_is_retried_not_failed(tmp_path, openai_peer, world):
+    home = home_for(tmp_path, openai_peer)
+    env = {**world.env([ALICE]), "EMAIL_IMAP_PORT": str(free_port())}
+    async with running_engine(home, env) as (engine, _):
+        await wait_state(engine, "connecting")
+        assert f"IMAP 127.0.0.1:{env['EMAIL_IMAP_PORT']}" in engine.platform_reason["email"]
+
+
+async def test_replies_after_a_gateway_restart_still_thread(tmp_path, openai_peer, world):
+    openai_peer.script([{"text": "first"}])
+    home = home_for(tmp_path, openai_peer)
+    async with running_engine(home, world.env([ALICE])):
+        await world.deliver(mail(ALICE, "hi", subject="Trip", message_id="<t1@example.com>"))
+        await world.wait_sent(1, to=ALICE)
+    async with running_engine(home, world.env([ALICE])) as (engine, _):
+        result = await engine.adapter("email").send(OutboundMessage(ALICE, "a reminder"))
+    assert result.ok
+    later = world.sent(ALICE)[-1]
+    assert (later.subject, later.in_reply_to) == ("Re: Trip", "<t1@example.com>")
