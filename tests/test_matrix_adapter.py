@@ -23,7 +23,7 @@ import pytest_asyncio
 from nio import RoomPreset
 
 from hermes_gateway.config import PlatformSettings, load_settings
-from hermes_gateway.core.types import ChatType, InboundMessage
+from hermes_gateway.core.types import ChatType, InboundMessage, MessageKind
 from hermes_gateway.home import HermesHome
 from hermes_gateway.platforms.base import AdapterContext
 from hermes_gateway.platforms.matrix import MAX_LENGTH, options_from_settings
@@ -150,6 +150,13 @@ def test_replies_and_threads_under_bot_messages_are_addressed() -> None:
     inbound = convert(threaded, GROUP, ours=("$root",))
     assert inbound.addressed and inbound.source.thread_id == "$root" and inbound.reply_to == ""
     assert not convert(threaded, GROUP).addressed
+
+
+def test_media_and_emotes_say_what_came() -> None:
+    photo = convert(event("cat.jpg", msgtype="m.image", url="mxc://example.org/abc"))
+    assert photo.text == "[image: cat.jpg]" and photo.kind is MessageKind.PHOTO
+    emote = convert_event(event("waves", msgtype="m.emote"), DM, BOT, True, lambda u: "Alice")
+    assert emote.text == "* Alice waves"
 
 
 def test_own_messages_notices_edits_and_other_events_are_not_for_us() -> None:

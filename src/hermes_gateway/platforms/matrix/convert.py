@@ -105,6 +105,8 @@ def convert_event(
     text = _strip_reply_fallback(body) if reply_to else body
     if msgtype == "m.emote":
         text = f"* {sender_name(sender) or sender} {text}"
+    elif msgtype not in ("m.text", "m.notice"):  # media are not downloaded: say what came
+        text = f"[{msgtype.removeprefix('m.')}: {text}]"
     addressed = True
     if not room.is_dm:
         addressed = (
