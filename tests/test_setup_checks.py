@@ -41,7 +41,7 @@ async def test_unreachable_server_is_a_clear_failure_without_the_token():
     url = f"http://127.0.0.1:{_closed_port()}/bot"
     result = await run_check("telegram", {"TELEGRAM_BOT_TOKEN": WRONG, "TELEGRAM_BASE_URL": url}, 5)
     assert not result.ok
-    assert result.message.startswith("could not reach http://127.0.0.1:")
+    assert result.message.startswith("Could not reach http://127.0.0.1:")
     assert "WRONG" not in result.message and "/bot" not in result.message
 
 
@@ -113,7 +113,7 @@ async def test_imap_check_reports_a_rejected_login_without_the_password():
 async def test_imap_check_on_a_closed_port_fails_fast_and_clearly():
     result = await run_check("email", _email(_closed_port(), "pw"), timeout=5)
     assert not result.ok
-    assert result.message.startswith("could not reach the IMAP server 127.0.0.1:")
+    assert result.message.startswith("Could not reach the IMAP server 127.0.0.1:")
 
 
 # -- model ---------------------------------------------------------------------------------------

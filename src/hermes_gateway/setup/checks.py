@@ -52,9 +52,9 @@ async def _http(
         async with httpx.AsyncClient(timeout=timeout) as client:
             response = await client.request(method, url, **kwargs)
     except httpx.TimeoutException:
-        raise _Failed(f"no answer from {_site(where)} within {timeout:g} s") from None
+        raise _Failed(f"No answer from {_site(where)} within {timeout:g} s.") from None
     except httpx.HTTPError as exc:
-        raise _Failed(f"could not reach {_site(where)} ({_kind(exc)})") from None
+        raise _Failed(f"Could not reach {_site(where)} ({_kind(exc)}).") from None
     try:
         body = response.json()
     except ValueError:
@@ -196,7 +196,7 @@ async def check_email(values: Mapping[str, str], timeout: float) -> CheckResult:
     try:
         await client.wait_hello_from_server()
     except (TimeoutError, OSError) as exc:
-        raise _Failed(f"could not reach the IMAP server {where} ({_kind(exc)})") from None
+        raise _Failed(f"Could not reach the IMAP server {where} ({_kind(exc)}).") from None
     try:
         response = await client.login(
             values.get("EMAIL_ADDRESS", ""), values.get("EMAIL_PASSWORD", "")
@@ -208,7 +208,7 @@ async def check_email(values: Mapping[str, str], timeout: float) -> CheckResult:
             )
         await client.logout()
     except (TimeoutError, OSError) as exc:
-        raise _Failed(f"the IMAP server {where} stopped answering ({_kind(exc)})") from None
+        raise _Failed(f"The IMAP server {where} stopped answering ({_kind(exc)}).") from None
     finally:
         _close(client)
     return CheckResult(True, f"Logged in to {where} as {values.get('EMAIL_ADDRESS', '')}.")
@@ -257,4 +257,4 @@ async def run_check(name: str, values: Mapping[str, str], timeout: float = TIMEO
     except _Failed as exc:
         return CheckResult(False, str(exc))
     except TimeoutError:
-        return CheckResult(False, f"no answer within {timeout:g} s")
+        return CheckResult(False, f"No answer within {timeout:g} s.")

@@ -126,7 +126,7 @@ SPECS: tuple[PlatformSpec, ...] = (
                   help="Where cron results go; or send /sethome in that chat later."),
         ),
         check="telegram",
-        check_label="ask Telegram who the bot is (getMe)",
+        check_label="ask Telegram who the bot is with getMe",
     ),
     PlatformSpec(
         Platform.DISCORD,
@@ -148,7 +148,7 @@ SPECS: tuple[PlatformSpec, ...] = (
                   help="Right-click the channel → Copy Channel ID."),
         ),
         check="discord",
-        check_label="ask Discord who the bot is (/users/@me)",
+        check_label="ask Discord who the bot is",
     ),
     PlatformSpec(
         Platform.SLACK,
@@ -170,7 +170,7 @@ SPECS: tuple[PlatformSpec, ...] = (
                   help="Channel details → the ID at the bottom (C0123ABCD)."),
         ),
         check="slack",
-        check_label="call auth.test and open a Socket Mode connection",
+        check_label="call Slack's auth.test and open a Socket Mode connection",
     ),
     PlatformSpec(
         Platform.EMAIL,
@@ -247,7 +247,7 @@ SPECS: tuple[PlatformSpec, ...] = (
                   help="Channel → View Info → the ID."),
         ),
         check="mattermost",
-        check_label="ask the server who the bot is (/api/v4/users/me)",
+        check_label="ask Mattermost who the bot is",
     ),
     PlatformSpec(
         Platform.SIGNAL,
@@ -268,7 +268,7 @@ SPECS: tuple[PlatformSpec, ...] = (
                   help="A number, a UUID or group.<id>."),
         ),
         check="signal",
-        check_label="reach the signal-cli daemon (/api/v1/check)",
+        check_label="ask signal-cli whether it is running",
     ),
 )  # fmt: skip
 
