@@ -49,14 +49,15 @@ class Session:
 
     async def open(self) -> None:
         options = self.options
-        await self.client.wait_hello_from_server()
-        response = await self.client.login(options.username, options.password)
+        # Each step also ends when the connection drops (a server going down mid-greeting).
+        await self._until(self.client.wait_hello_from_server())
+        response = await self._until(self.client.login(options.username, options.password))
         if response.result != "OK":
             detail = _text(response.lines) or "LOGIN failed"
             raise LoginRejected(
                 login_rejected("IMAP", options.imap, redact(detail, options.password))
             )
-        response = await self.client.select(options.mailbox)
+        response = await self._until(self.client.select(options.mailbox))
         if response.result != "OK":
             raise aioimaplib.Abort(f"cannot select {options.mailbox}: {_text(response.lines)}")
 
