@@ -38,6 +38,7 @@ class Session:
     def __init__(self, options: EmailOptions) -> None:
         self.options = options
         self.lost = asyncio.Event()
+        self.idling = False
         context = ssl.create_default_context() if options.imap_ssl else None
         self.client = aioimaplib.IMAP4(
             host=options.imap_host,
@@ -83,6 +84,7 @@ class Session:
     async def wait_for_news(self, stopping: asyncio.Event) -> None:
         """Until the server reports a change (IDLE), the refresh time passes, or we stop."""
         refresh = self.options.idle_refresh
+        self.idling = True  # until the server closed the IDLE: no LOGOUT can pass it
         idle = await self._until(self.client.idle_start(timeout=refresh), stopping)
         if idle is None:
             return
@@ -94,6 +96,7 @@ class Session:
                 if self.client.has_pending_idle():
                     self.client.idle_done()
                 await self._until(asyncio.wait_for(idle, self.options.timeout))
+                self.idling = False
 
     async def poll_wait(self, stopping: asyncio.Event) -> None:
         await sleep_unless(stopping, self.options.poll_interval)
@@ -131,7 +134,7 @@ class Session:
 
     async def close(self) -> None:
         try:
-            if not self.lost.is_set():
+            if not self.lost.is_set() and not self.idling:
                 await asyncio.wait_for(self.client.logout(), 2.0)
         except Exception as exc:  # a dead connection may fail to log out: nothing to do
             log.debug("email: IMAP logout failed: %s", exc)
