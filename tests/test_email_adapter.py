@@ -5,6 +5,7 @@ Without dovecot (tests/setup/dovecot.sh installs it) these tests skip with the r
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from email.message import EmailMessage
 
@@ -16,7 +17,7 @@ from hermes_gateway.core.types import Attachment, InboundMessage, MessageKind, O
 from hermes_gateway.home import HermesHome
 from hermes_gateway.platforms.base import AdapterContext
 from hermes_gateway.platforms.email import options_from_settings
-from hermes_gateway.platforms.email.adapter import EmailAdapter
+from hermes_gateway.platforms.email.adapter import EmailAdapter, EmailAuthError
 from hermes_gateway.platforms.email.convert import Ignored, Malformed, convert, strip_quoted
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.email_fixtures import BOT, EmailWorld, mail
@@ -413,3 +414,19 @@ async def test_replies_after_a_gateway_restart_still_thread(tmp_path, openai_pee
     assert result.ok
     later = world.sent(ALICE)[-1]
     assert (later.subject, later.in_reply_to) == ("Re: Trip", "<t1@example.com>")
+
+
+async def test_a_password_never_reaches_the_imap_debug_log(tmp_path, world, caplog):
+    password = 'pa"ss\\wörd'  # needs IMAP quoting: aioimaplib's own starring misses it
+    context = AdapterContext(
+        home=HermesHome(tmp_path / "home").ensure(),
+        deliver_inbound=None,
+        report_status=lambda state, reason: None,
+    )
+    adapter = EmailAdapter(settings_for(world.env([ALICE], password=password)), context)
+    with caplog.at_level(logging.DEBUG, logger="aioimaplib"), pytest.raises(EmailAuthError) as no:
+        await adapter.connect()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "LOGIN" in logged, "the login line was logged (starred)"
+    assert "wörd" not in logged and "w\\xc3\\xb6rd" not in logged, logged
+    assert "LOGIN failed" in str(no.value) and password not in str(no.value)

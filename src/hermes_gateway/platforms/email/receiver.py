@@ -24,6 +24,32 @@ MAX_HANDLER_FAILURES = 5
 NETWORK_ERRORS = (OSError, TimeoutError, aioimaplib.AioImapException, ConnectionError)
 
 
+class _HidePassword(logging.Filter):
+    """aioimaplib logs the LOGIN line at DEBUG with the password starred out, but only in its
+    raw form: a password that needed quoting (a quote or a backslash in it) would show."""
+
+    def __init__(self, password: str) -> None:
+        super().__init__()
+        escaped = password.replace("\\", "\\\\").replace('"', '\\"')  # as aioimaplib quotes
+        # The line is logged as a bytes repr, which escapes backslashes once more.
+        forms = {password, escaped, *(repr(f.encode())[2:-1] for f in (password, escaped))}
+        self.secrets = tuple(sorted(forms, key=len, reverse=True))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        cleaned = redact(text, *self.secrets)
+        if cleaned != text:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def protect_logs(password: str) -> None:
+    logger = logging.getLogger("aioimaplib.aioimaplib")
+    hider = _HidePassword(password)
+    if not any(getattr(f, "secrets", None) == hider.secrets for f in logger.filters):
+        logger.addFilter(hider)
+
+
 class LoginRejected(RuntimeError):
     """The server refused the credentials; the message never contains the password."""
 
@@ -37,6 +63,7 @@ class Session:
 
     def __init__(self, options: EmailOptions) -> None:
         self.options = options
+        protect_logs(options.password)
         self.lost = asyncio.Event()
         self.idling = False
         context = ssl.create_default_context() if options.imap_ssl else None
@@ -54,7 +81,7 @@ class Session:
         await self._until(self.client.wait_hello_from_server())
         response = await self._until(self.client.login(options.username, options.password))
         if response.result != "OK":
-            detail = _text(response.lines) or "LOGIN failed"
+            detail = "LOGIN failed: " + (_text(response.lines) or "no reason given")
             raise LoginRejected(
                 login_rejected("IMAP", options.imap, redact(detail, options.password))
             )
