@@ -32,6 +32,7 @@ from hermes_tui.widgets.tool_log import ToolLogPane
 from tests.helpers import write_config
 from tests.peers.fixtures import OpenAIPeerHandle, start_peer
 from tests.peers.telegram_fixtures import TelegramPeerHandle, start_telegram_peer
+from tests.wizard_screens import wizard_shots
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "screenshots"
@@ -191,6 +192,7 @@ def main() -> int:
             telegram = start_telegram_peer()
             try:
                 shots = asyncio.run(render(Path(tmp), model, telegram))
+                shots.update(wizard_shots(Path(tmp), telegram))  # hermes gateway setup, in tmux
             finally:
                 telegram.close()
         finally:

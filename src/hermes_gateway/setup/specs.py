@@ -154,10 +154,9 @@ SPECS: tuple[PlatformSpec, ...] = (
         Platform.SLACK,
         "Slack",
         (
-            "api.slack.com/apps → Create New App; turn on Socket Mode; add the bot scopes "
-            "app_mentions:read, chat:write, im:history, channels:history.",
-            "Install it to the workspace; Basic Information → App-Level Tokens: one with "
-            "connections:write.",
+            "api.slack.com/apps → Create New App; turn on Socket Mode; add the bot scopes",
+            "app_mentions:read, chat:write, im:history, channels:history; install the app.",
+            "Basic Information → App-Level Tokens: add one with connections:write.",
         ),
         (
             Field("SLACK_BOT_TOKEN", "Bot token (xoxb-…)", v.prefixed("xoxb-", "bot token"),
@@ -165,7 +164,7 @@ SPECS: tuple[PlatformSpec, ...] = (
             Field("SLACK_APP_TOKEN", "App-level token (xapp-…)", v.prefixed("xapp-", "app-level "
                   "token"), secret=True, help="Basic Information → App-Level Tokens."),
             Field("SLACK_ALLOWED_USERS", "Allowed member IDs", v.id_list("slack"), Role.ACCESS,
-                  is_list=True, help=f"Profile → ⋮ → Copy member ID (U0123ABCD). {_PAIRING}"),
+                  is_list=True, help=f"Profile → More → Copy member ID (U0123ABCD). {_PAIRING}"),
             Field("SLACK_HOME_CHANNEL", "Home channel ID", v.slack_channel, Role.HOME,
                   help="Channel details → the ID at the bottom (C0123ABCD)."),
         ),

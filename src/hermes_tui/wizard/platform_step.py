@@ -20,8 +20,7 @@ class Skipped(Exception):
 
 
 def ask_field(field: Field, current: str, answers: dict[str, str | None]) -> str:
-    if field.help:
-        ui.dim(field.help)
+    ui.paragraph(field.help)
     if field.secret:
         return ui.secret(field.label, current, field.check)
     default = current or field.default_for({k: v or "" for k, v in answers.items()})
@@ -32,7 +31,7 @@ def configure(spec: PlatformSpec, snapshot: Snapshot) -> dict[str, str | None] |
     """The answers for `spec`, or None when the user skips it."""
     ui.heading(spec.label)
     for line in spec.intro:
-        ui.dim(line)
+        ui.paragraph(line)
     answers: dict[str, str | None] = {}
     try:
         _login(spec, snapshot, answers)

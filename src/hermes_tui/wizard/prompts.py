@@ -7,6 +7,7 @@ whatever terminal (or test pipe) the current app session has.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -56,6 +57,12 @@ def heading(text: str) -> None:
 
 def dim(text: str) -> None:
     say(("dim", f"  {text}"))
+
+
+def paragraph(text: str, width: int = 88) -> None:
+    """Dim help text, wrapped to a width that reads well in any terminal."""
+    for line in textwrap.wrap(text, width):
+        dim(line)
 
 
 def ok(text: str) -> None:
