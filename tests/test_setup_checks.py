@@ -90,6 +90,7 @@ def _email(port: int, password: str) -> dict[str, str]:
         "EMAIL_PASSWORD": password,
         "EMAIL_IMAP_HOST": "127.0.0.1",
         "EMAIL_IMAP_PORT": str(port),
+        "EMAIL_IMAP_SSL": "false",  # the loopback server speaks plain IMAP
     }
 
 

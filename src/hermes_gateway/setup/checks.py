@@ -186,7 +186,8 @@ async def check_email(values: Mapping[str, str], timeout: float) -> CheckResult:
 
     host = values.get("EMAIL_IMAP_HOST", "")
     port = int(values.get("EMAIL_IMAP_PORT") or 993)
-    tls = (values.get("EMAIL_IMAP_SSL") or ("true" if port == 993 else "false")).lower()
+    # Like the adapter: TLS unless EMAIL_IMAP_SSL says otherwise (STARTTLS is not offered).
+    tls = (values.get("EMAIL_IMAP_SSL") or "true").strip().lower()
     where = f"{host}:{port}"
     client = (
         IMAP4_SSL(host, port, timeout=timeout)
