@@ -122,6 +122,17 @@ async def test_imap_check_reports_a_rejected_login_without_the_password():
     assert "wrong-password" not in result.message
 
 
+async def test_imap_check_logs_in_with_email_username_like_the_adapter():
+    async with imap_server("hermes", "s3cret pass") as (port, logins):
+        values = {**_email(port, "s3cret pass"), "EMAIL_USERNAME": "hermes"}
+        result = await run_check("email", values, timeout=5)
+        assert result.ok, result.message
+        wrong = await run_check("email", {**values, "EMAIL_PASSWORD": "nope"}, timeout=5)
+    assert logins == [("hermes", True), ("hermes", False)]
+    assert result.message == f"Logged in to 127.0.0.1:{port} as hermes."
+    assert "rejected EMAIL_USERNAME / EMAIL_PASSWORD" in wrong.message
+
+
 async def test_imap_check_on_a_closed_port_fails_fast_and_clearly():
     result = await run_check("email", _email(_closed_port(), "pw"), timeout=5)
     assert not result.ok
