@@ -2,7 +2,7 @@
 the scripted model, held to the same behaviour. A platform joins by adding a driver module to
 tests/conformance/drivers/ (see tests/conformance/driver.py); what it lacks is skipped, saying so.
 
-Each driver's peer starts once per test session and is reset before every test, so the whole
+Each driver's peer starts once for this module and is reset before every test, so the whole
 module runs on the session's event loop."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PLATFORMS = sorted(m.name for m in pkgutil.iter_modules(drivers.__path__))
 QUIET = "display:\n  tool_progress: 'off'\n"
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session", params=PLATFORMS)
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=PLATFORMS)
 async def running_driver(request):
     driver: PlatformDriver = importlib.import_module(f"{drivers.__name__}.{request.param}").Driver()
     await driver.start()

@@ -244,7 +244,7 @@ def _thread(root: str) -> dict:
 
 
 # -- against a real Synapse ---------------------------------------------------------------------
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def synapse_users():
     driver = Driver()
     await driver.start()  # skips, naming tests/setup/synapse.sh, when Synapse is not installed

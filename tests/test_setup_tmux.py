@@ -13,7 +13,7 @@ import pytest
 from hermes_gateway.config import load_settings
 from hermes_gateway.home import HermesHome
 from tests.gateway_proc import REPO
-from tests.test_tui_tmux import hermes_command, tmux, wait_for  # noqa: F401 - tmux: a fixture
+from tests.test_tui_tmux import hermes_command, reporting_exit, tmux, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None,
@@ -22,23 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def wizard_command(*args: str) -> list[str]:
-    """`hermes gateway setup …` under a shell that prints its exit status on the screen
-    (tmux records a dead pane's status only once it has reaped the process, not reliably)."""
-    return [
-        "sh",
-        "-c",
-        '"$@"; echo "[exit $?]"',
-        "sh",
-        *hermes_command(),
-        "gateway",
-        "setup",
-        *args,
-    ]
-
-
-def exit_status(tmux, explain) -> str:  # noqa: ANN001, F811
-    screen = wait_for(lambda: "[exit " in (s := tmux.screen()) and s, "the wizard to exit", explain)
-    return str(screen).rpartition("[exit ")[2].partition("]")[0]
+    return reporting_exit([*hermes_command(), "gateway", "setup", *args])
 
 
 def test_setup_wizard_in_tmux(tmp_path, tmux, telegram_peer):  # noqa: F811 - the fixture
@@ -79,7 +63,7 @@ def test_setup_wizard_in_tmux(tmp_path, tmux, telegram_peer):  # noqa: F811 - th
     shows("? Install and start the gateway service now?")
     tmux.keys("n")
     shows("Next steps")
-    assert exit_status(tmux, explain) == "0", explain()
+    assert tmux.exit_status(explain) == "0", explain()
 
     assert stat.S_IMODE((home / ".env").stat().st_mode) == 0o600
     settings = load_settings(HermesHome(home), {})
@@ -103,6 +87,6 @@ def test_ctrl_c_in_tmux_changes_nothing(tmp_path, tmux):  # noqa: F811 - the fix
     wait_for(lambda: "Enter keeps 123…OKEN" in tmux.screen(), "the token question", explain)
     tmux.keys("123456:HALF-TYPED", "C-c")
     wait_for(lambda: "no file was changed" in tmux.screen(), "the cancel message", explain)
-    assert exit_status(tmux, explain) == "130", explain()
+    assert tmux.exit_status(explain) == "130", explain()
     assert (home / ".env").read_bytes() == before
     assert sorted(p.name for p in home.iterdir()) == [".env"]

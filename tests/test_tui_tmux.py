@@ -6,6 +6,7 @@ the chat gets the agent's answer."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,12 @@ class Tmux:
     def pane(self, field: str) -> str:
         return self.run("display-message", "-p", "-t", self.session, f"#{{{field}}}").strip()
 
+    def exit_status(self, explain) -> str:  # noqa: ANN001
+        """The exit status of the pane's command: what `reporting_exit` printed, or tmux's own
+        "Pane is dead (status N, …)" line (a full-screen app may clear the printed one)."""
+        found = wait_for(lambda: EXIT_LINE.search(self.screen()), "the command to exit", explain)
+        return found.group(1) or found.group(2)
+
     def kill(self) -> None:
         """Kill our server (and with it the pane's process); make sure that process is gone."""
         try:
@@ -131,6 +138,15 @@ def footer(screen: str) -> str:
     return lines[-1] if lines else ""
 
 
+EXIT_LINE = re.compile(r"\[exit (\d+)\]|Pane is dead \(status (\d+)")
+
+
+def reporting_exit(command: list[str]) -> list[str]:
+    """`command` under a shell that prints its exit status on the screen: tmux records a dead
+    pane's status only once it has reaped the process, which is not reliable."""
+    return ["sh", "-c", '"$@"; echo "[exit $?]"', "sh", *command]
+
+
 def hermes_command() -> list[str]:
     """The installed `hermes` script beside this interpreter, as a user runs it."""
     script = Path(sys.executable).with_name("hermes")
@@ -152,7 +168,7 @@ def test_tui_in_tmux_attaches_shows_a_telegram_approval_and_a_runs_it(
         gateway.wait_for_log(LISTENING)
         env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
         env.update(HERMES_HOME=str(home), PYTHONUNBUFFERED="1")
-        tmux.start([*hermes_command(), "tui"], env, REPO)
+        tmux.start(reporting_exit([*hermes_command(), "tui"]), env, REPO)
 
         def explain() -> str:
             try:
@@ -209,8 +225,7 @@ def test_tui_in_tmux_attaches_shows_a_telegram_approval_and_a_runs_it(
         wait_for(decided, "the approval to leave the pane and the badge", explain)
 
         tmux.keys("q")  # attached: quitting leaves the service running, so no question
-        wait_for(lambda: tmux.pane("pane_dead") == "1", "the TUI to quit on q", explain)
-        assert tmux.pane("pane_dead_status") == "0", explain()
+        assert tmux.exit_status(explain) == "0", explain()
         assert gateway.proc.poll() is None  # the service outlives the TUI attached to it
         assert gateway.terminate() == 0
     finally:

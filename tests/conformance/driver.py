@@ -55,7 +55,7 @@ class PlatformDriver(ABC):
     users: Users
     group: str = ""  # a group conversation with alice, bob and the bot in it (if features.groups)
 
-    # -- lifecycle: start() once per test session (on the session's event loop), reset()
+    # -- lifecycle: start() once per test module (on the session's event loop), reset()
     # before every test, stop() at the end. start() may pytest.skip() with the reason when a
     # server it needs is not installed.
     @abstractmethod

@@ -6,6 +6,7 @@ Read from `.env` and from the process environment (the process wins):
     <PREFIX>_ALLOW_ALL_USERS  platforms.<p>.allow_all_users true/false/1/0/yes/no
     <PREFIX>_HOME_CHANNEL     platforms.<p>.home_channel
     <PREFIX>_HOME_ADDRESS     platforms.<p>.home_channel (when HOME_CHANNEL is unset)
+    <PREFIX>_HOME_ROOM        platforms.<p>.home_channel (when neither is set)
     <PREFIX>_BOT_TOKEN        platforms.<p>.token           (wins over <PREFIX>_TOKEN)
     <PREFIX>_TOKEN            platforms.<p>.token
     <PREFIX>_API_KEY          platforms.<p>.api_key
@@ -42,6 +43,7 @@ _PER_PLATFORM = (
     ("ALLOW_ALL_USERS", "allow_all_users"),
     ("HOME_CHANNEL", "home_channel"),
     ("HOME_ADDRESS", "home_channel"),  # e-mail's name for it: EMAIL_HOME_ADDRESS
+    ("HOME_ROOM", "home_channel"),  # Matrix's name for it: MATRIX_HOME_ROOM
     ("BOT_TOKEN", "token"),
     ("TOKEN", "token"),
     ("API_KEY", "api_key"),

@@ -110,8 +110,11 @@ class Engine(Outbound):
         warning = self.authorizer.startup_warning()
         if warning:
             self.bus.publish(EngineWarning(warning))
+        # What a crash or a shutdown left unanswered, read before the adapters connect: one
+        # that delivers while connecting routes its messages itself (twice would interrupt).
+        unanswered = list(self.store.inbox_pending())
         await asyncio.gather(*(self._connect(p) for p in enabled))
-        for row in self.store.inbox_pending():  # answered nothing yet: a crash or a shutdown
+        for row in unanswered:
             self._route(row.id, message_from_payload(row.payload))
         for name in self.adapters:  # replies a crash or an outage left unsent
             self._spawn(self.flush_outbox(name))
