@@ -289,3 +289,16 @@ def test_invalid_config_file_stops_the_write_before_any_file_changes(tmp_path):
     with pytest.raises(ValueError, match="config.yaml"):
         apply_plan(plan)
     assert (tmp_path / ".env").read_bytes() == before
+
+
+def test_an_online_check_sees_the_answers_and_not_what_they_cleared():
+    from hermes_tui.wizard.platform_step import values_to_check
+
+    configured = {"MATRIX_ACCESS_TOKEN": "syt_old", "MATRIX_HOMESERVER": "http://hs"}
+    answers = {"MATRIX_USER_ID": "@bot:hs", "MATRIX_PASSWORD": "pw", "MATRIX_ACCESS_TOKEN": None}
+    assert values_to_check(configured, answers) == {
+        "MATRIX_HOMESERVER": "http://hs",
+        "MATRIX_USER_ID": "@bot:hs",
+        "MATRIX_PASSWORD": "pw",
+    }
+    assert values_to_check(configured, {"MATRIX_HOMESERVER": ""}) == configured  # "" keeps

@@ -267,7 +267,7 @@ SPECS: tuple[PlatformSpec, ...] = (
                   help="A number, a UUID or group.<id>."),
         ),
         check="signal",
-        check_label="ask signal-cli whether it is running",
+        check_label="ask signal-cli whether it runs and has SIGNAL_ACCOUNT",
     ),
 )  # fmt: skip
 

@@ -7,6 +7,7 @@ here. Today's values are the defaults, so Enter through the whole step changes n
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from hermes_gateway.setup import Field, PlatformSpec, Role, Snapshot, run_check
 
@@ -76,12 +77,26 @@ def _choose_login(spec: PlatformSpec, snapshot: Snapshot, answers: dict[str, str
         answers[variable] = None
 
 
+def values_to_check(
+    configured: Mapping[str, str], answers: Mapping[str, str | None]
+) -> dict[str, str]:
+    """The settings an online check sees: the configuration with this run's answers over it.
+    An answer of None clears its setting (the other login was chosen): checking with the old
+    MATRIX_ACCESS_TOKEN after switching to a password would test the wrong credentials."""
+    values = dict(configured)
+    for key, value in answers.items():
+        if value is None:
+            values.pop(key, None)
+        elif value:
+            values[key] = value
+    return values
+
+
 def _checked(spec: PlatformSpec, snapshot: Snapshot, answers: dict[str, str | None]) -> bool:
     """True to go on (check passed, skipped or overridden); False to ask the login again."""
     if not ui.confirm(f"Check online now — {spec.check_label}?", default=True):
         return True
-    values = {**snapshot.platform_values(spec.platform)}
-    values.update({key: value for key, value in answers.items() if value})
+    values = values_to_check(snapshot.platform_values(spec.platform), answers)
     ui.dim("Checking…")
     result = asyncio.run(run_check(spec.check, values))
     if result.ok:
