@@ -241,3 +241,10 @@ async def test_a_malformed_event_is_skipped(tmp_path, openai_peer, driver, caplo
         connected(engine, driver)
     [request] = openai_peer.requests()
     assert "after the junk" in str(request["body"]["messages"][-1]["content"])
+
+
+async def test_every_adapter_is_held_to_the_suite():
+    from hermes_gateway.platforms.registry import ADAPTERS
+
+    missing = set(ADAPTERS) - {Platform.CONSOLE} - {Platform(name) for name in PLATFORMS}
+    assert not missing, f"add a driver in tests/conformance/drivers/ for {sorted(missing)}"
