@@ -24,7 +24,7 @@ from tests.peers.discord_world import (
     HELPER_ROLE,
     dm_channel_id,
 )
-from tests.peers.fixtures import Peer, start_peer
+from tests.peers.fixtures import Peer, shared_peer, start_peer
 
 ALICE, BOB, STRANGER, CAROL = "111", "222", "333", "444"  # carol holds HELPER_ROLE
 HTTP_TIMEOUT = 10.0
@@ -162,23 +162,9 @@ def start_discord_peer() -> DiscordPeerHandle:
     return DiscordPeerHandle(start_peer("tests.peers.discord_peer"))
 
 
-_shared: DiscordPeerHandle | None = None
-
-
 @pytest.fixture
 async def discord_peer(request: pytest.FixtureRequest) -> DiscordPeerHandle:
     """One peer process per test session, reset before each test."""
-    global _shared
-    if _shared is None or not _shared.peer.alive:
-        _shared = start_discord_peer()
-        handle = _shared
-
-        def _stop() -> None:
-            global _shared
-            handle.close()
-            if _shared is handle:
-                _shared = None
-
-        request.config.add_cleanup(_stop)
-    await _shared.reset()
-    return _shared
+    handle = shared_peer(request, "discord", start_discord_peer)
+    await handle.reset()
+    return handle

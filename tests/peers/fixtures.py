@@ -12,8 +12,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -133,24 +134,42 @@ class OpenAIPeerHandle:
         self.peer.stop()
 
 
-_openai_peer: OpenAIPeerHandle | None = None
+class PeerHandle(Protocol):
+    """What `shared_peer` needs of a peer's test-side handle."""
+
+    peer: Peer
+
+    def close(self) -> None: ...
+
+
+H = TypeVar("H", bound=PeerHandle)
+_shared_peers: dict[str, Any] = {}
+
+
+def shared_peer(request: pytest.FixtureRequest, key: str, start: Callable[[], H]) -> H:
+    """The session's one handle for `key`: started on first use (and again if its process died),
+    closed by PID when the session ends. The fixture resets it before each test, so that no
+    script or recorded request leaks between tests."""
+    handle = _shared_peers.get(key)
+    if handle is None or not handle.peer.alive:
+        handle = _shared_peers[key] = start()
+
+        def _stop() -> None:
+            handle.close()
+            if _shared_peers.get(key) is handle:
+                del _shared_peers[key]
+
+        request.config.add_cleanup(_stop)
+    return handle
+
+
+def start_openai_peer() -> OpenAIPeerHandle:
+    return OpenAIPeerHandle(start_peer("tests.peers.openai_peer"))
 
 
 @pytest.fixture
 def openai_peer(request: pytest.FixtureRequest) -> OpenAIPeerHandle:
-    """One peer process per test session (started on first use, stopped by PID at the end),
-    reset before each test so that no script or recorded request leaks between tests."""
-    global _openai_peer
-    if _openai_peer is None or not _openai_peer.peer.alive:
-        _openai_peer = OpenAIPeerHandle(start_peer("tests.peers.openai_peer"))
-        handle = _openai_peer
-
-        def _stop() -> None:
-            global _openai_peer
-            handle.close()
-            if _openai_peer is handle:
-                _openai_peer = None
-
-        request.config.add_cleanup(_stop)
-    _openai_peer.reset()
-    return _openai_peer
+    """One peer process per test session, reset before each test."""
+    handle = shared_peer(request, "openai", start_openai_peer)
+    handle.reset()
+    return handle

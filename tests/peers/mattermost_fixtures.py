@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.peers.fixtures import Peer, start_peer
+from tests.peers.fixtures import Peer, shared_peer, start_peer
 from tests.peers.mattermost_peer import BOT, TOWN, dm_id, user_id
 
 DEFAULT_TOKEN = "mm-test-token-0123456789"
@@ -64,23 +64,9 @@ def mattermost_env(handle: MattermostPeerHandle, allowed: list[str]) -> dict[str
     }
 
 
-_shared: MattermostPeerHandle | None = None
-
-
 @pytest.fixture(name="mattermost_peer")
 async def mattermost_peer_fixture(request: pytest.FixtureRequest) -> MattermostPeerHandle:
-    """One peer process per test session (stopped by PID at the end), reset before each test."""
-    global _shared
-    if _shared is None or not _shared.peer.alive:
-        _shared = start_mattermost_peer()
-        handle = _shared
-
-        def _stop() -> None:
-            global _shared
-            handle.close()
-            if _shared is handle:
-                _shared = None
-
-        request.config.add_cleanup(_stop)
-    await _shared.reset()
-    return _shared
+    """One peer process per test session, reset before each test."""
+    handle = shared_peer(request, "mattermost", start_mattermost_peer)
+    await handle.reset()
+    return handle

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.peers.fixtures import Peer, start_peer
+from tests.peers.fixtures import Peer, shared_peer, start_peer
 from tests.peers.signal_peer import ACCOUNT, GROUP_ID, USERS
 
 __all__ = ["ACCOUNT", "GROUP", "USERS", "SignalPeerHandle", "signal_env", "start_signal_peer"]
@@ -75,23 +75,9 @@ def signal_env(handle: SignalPeerHandle, allowed: list[str]) -> dict[str, str]:
     }
 
 
-_shared: SignalPeerHandle | None = None
-
-
 @pytest.fixture(name="signal_peer")
 async def signal_peer_fixture(request: pytest.FixtureRequest) -> SignalPeerHandle:
-    """One peer process per test session (stopped by PID at the end), reset before each test."""
-    global _shared
-    if _shared is None or not _shared.peer.alive:
-        _shared = start_signal_peer()
-        handle = _shared
-
-        def _stop() -> None:
-            global _shared
-            handle.close()
-            if _shared is handle:
-                _shared = None
-
-        request.config.add_cleanup(_stop)
-    await _shared.reset()
-    return _shared
+    """One peer process per test session, reset before each test."""
+    handle = shared_peer(request, "signal", start_signal_peer)
+    await handle.reset()
+    return handle

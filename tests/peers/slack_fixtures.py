@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.peers.fixtures import Peer, start_peer
+from tests.peers.fixtures import Peer, shared_peer, start_peer
 
 BOT_TOKEN = "xoxb-1111-2222-peerbottoken"
 APP_TOKEN = "xapp-1-A0APP-3333-peerapptoken"
@@ -139,23 +139,9 @@ def start_slack_peer() -> SlackPeerHandle:
     return SlackPeerHandle(peer)
 
 
-_shared: SlackPeerHandle | None = None
-
-
 @pytest.fixture(name="slack_peer")
 async def slack_peer_fixture(request: pytest.FixtureRequest) -> SlackPeerHandle:
-    """One peer process per test session (stopped by PID at the end), reset before each test."""
-    global _shared
-    if _shared is None or not _shared.peer.alive:
-        _shared = start_slack_peer()
-        handle = _shared
-
-        def _stop() -> None:
-            global _shared
-            handle.close()
-            if _shared is handle:
-                _shared = None
-
-        request.config.add_cleanup(_stop)
-    await _shared.reset()
-    return _shared
+    """One peer process per test session, reset before each test."""
+    handle = shared_peer(request, "slack", start_slack_peer)
+    await handle.reset()
+    return handle

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.peers.fixtures import Peer, start_peer
+from tests.peers.fixtures import Peer, shared_peer, start_peer
 
 DEFAULT_TOKEN = "123456:TEST-TOKEN"
 BOT_USERNAME = "hermes_test_bot"
@@ -225,26 +225,12 @@ def start_telegram_peer(
     return TelegramPeerHandle(peer, token, bot_username)
 
 
-_shared: TelegramPeerHandle | None = None
-
-
 @pytest.fixture
 def telegram_peer(request: pytest.FixtureRequest) -> TelegramPeerHandle:
-    """One peer process per test session (started on first use, stopped by PID at the end),
-    reset before each test, with the default token restored, so nothing leaks between tests."""
-    global _shared
-    if _shared is None or not _shared.peer.alive:
-        _shared = start_telegram_peer()
-        handle = _shared
-
-        def _stop() -> None:
-            global _shared
-            handle.close()
-            if _shared is handle:
-                _shared = None
-
-        request.config.add_cleanup(_stop)
-    if _shared.token != _shared.default_token:
-        _shared.set_token(_shared.default_token)
-    _shared.reset()
-    return _shared
+    """One peer process per test session, reset before each test with the default token
+    restored, so nothing leaks between tests."""
+    handle = shared_peer(request, "telegram", start_telegram_peer)
+    if handle.token != handle.default_token:
+        handle.set_token(handle.default_token)
+    handle.reset()
+    return handle
