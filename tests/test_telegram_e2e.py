@@ -223,3 +223,17 @@ def test_sigkill_mid_stream_then_restart_delivers_the_final_reply_once(
         json.loads(json.dumps(openai_peer.requests()[-1]["body"]))["messages"][-1]["content"]
         == "stream then crash"
     )
+
+
+async def test_a_photo_without_caption_reaches_the_model_as_a_saved_file(
+    tmp_path, openai_peer, telegram_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "nice picture"}])
+    async with running_engine(home, telegram_env(telegram_peer)):
+        telegram_peer.message(chat_id=ALICE, photo=b"\xff\xd8jpeg-bytes")
+        [sent] = await telegram_peer.aio.wait(1, method="sendMessage", chat_id=ALICE)
+    assert sent["text"] == "nice picture"
+    prompt = openai_peer.requests()[0]["body"]["messages"][-1]["content"]
+    [saved] = (home / "cache" / "telegram").iterdir()
+    assert f"[attached photo: {saved.name} (image/jpeg, 12 bytes) saved at {saved}]" in prompt

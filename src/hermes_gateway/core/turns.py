@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hermes_gateway.agent.loop import LoopResult
@@ -23,7 +24,7 @@ from hermes_gateway.core.events import (
     TurnFinished,
     TurnStarted,
 )
-from hermes_gateway.core.types import InboundMessage, OutboundMessage, SessionSource
+from hermes_gateway.core.types import Attachment, InboundMessage, OutboundMessage, SessionSource
 from hermes_gateway.delivery.progress import ChatProgress
 from hermes_gateway.delivery.streaming import StreamingReply
 from hermes_gateway.sessions.lane import TurnControl
@@ -49,7 +50,22 @@ class Pending:
 
 
 def merge_prompt(batch: list[Pending]) -> str:
-    return "\n\n".join(p.message.text for p in batch if p.message.text)
+    return "\n\n".join(text for p in batch if (text := prompt_text(p.message)))
+
+
+def prompt_text(message: InboundMessage) -> str:
+    """What the model reads of a message: its text, then a line per file that came with it
+    (saved by the adapter; the agent opens them with its file tools)."""
+    return "\n".join([message.text, *map(describe_attachment, message.attachments)]).strip()
+
+
+def describe_attachment(attachment: Attachment) -> str:
+    name = Path(attachment.path).name
+    kind = attachment.mime_type or "unknown type"
+    return (
+        f"[attached {attachment.kind.value}: {name} ({kind}, {attachment.size} bytes) "
+        f"saved at {attachment.path}]"
+    )
 
 
 class TurnRunner:

@@ -13,11 +13,12 @@ import aiosmtplib
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.connection import StatusLatch
+from hermes_gateway.platforms.extra import with_rates
 
 from . import options_from_settings, redact
 from .compose import build, check_login, deliver, result_from_error, smtp_rejection
 from .convert import Converted, Malformed, convert
-from .files import describe, save_parts
+from .files import save_parts
 from .receiver import NETWORK_ERRORS, LoginRejected, Receiver
 from .threads import ThreadBook
 
@@ -45,11 +46,7 @@ class EmailAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
-        self.capabilities = dataclasses.replace(
-            EmailAdapter.capabilities,
-            per_chat_rate=self.options.per_chat_rate,
-            global_rate=self.options.global_rate,
-        )
+        self.capabilities = with_rates(EmailAdapter.capabilities, self.options)
         # Unknown senders: a pairing code only when enabled (a reply to every spammer is
         # backscatter); the engine asks this attribute.
         self.offers_pairing = self.options.pairing
@@ -112,8 +109,8 @@ class EmailAdapter(Adapter):
             saved, notes = save_parts(
                 converted.parts, self._cache, message.message_id, self.options.max_attachment_bytes
             )
-            described = [describe(a) for a in saved]  # the agent reads them with its file tools
-            text = "\n".join(filter(None, [message.text, *described, *notes]))
+            # The engine tells the model about saved files; notes say what was left out.
+            text = "\n".join(filter(None, [message.text, *notes]))
             message = dataclasses.replace(message, text=text, attachments=tuple(saved))
         # Remembered first: a fast reply (a command) must already find the thread.
         self.threads.remember(message.source.chat_id, converted.thread)

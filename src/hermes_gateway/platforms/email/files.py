@@ -47,15 +47,6 @@ def save_parts(
     return saved, notes
 
 
-def describe(attachment: Attachment) -> str:
-    """A line for the message text: the engine passes text to the model, not files."""
-    name = Path(attachment.path).name
-    return (
-        f"[attached {attachment.kind.value}: {name} ({attachment.mime_type}, "
-        f"{attachment.size} bytes) saved at {attachment.path}]"
-    )
-
-
 def _safe_name(stem: str, index: int, part: Part) -> str:
     name = Path(part.filename).name if part.filename else ""
     if not name:
