@@ -1,15 +1,17 @@
 """Connection health helpers for adapters that hold a long-lived connection (a websocket, an
-SSE stream): a jittered exponential backoff, a status reporter without repeats, and a sleep
-that ends at once when the adapter stops."""
+SSE stream): a jittered exponential backoff, a status reporter without repeats, a sleep that
+ends at once when the adapter stops, and the stream's loop run as a background task."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from collections.abc import Callable
+from typing import Protocol
 
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
+CONNECT_WAIT = 10.0  # connect() returns after this even if the stream is not up yet
 
 
 class Backoff:
@@ -54,3 +56,38 @@ async def sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stopping.wait(), seconds)
     except TimeoutError:
         pass
+
+
+class Stream(Protocol):
+    """A reconnecting event stream: run() loops until stop(); `ready` is set once it is first
+    up or has given up for good, and then `fatal` says why."""
+
+    ready: asyncio.Event
+    fatal: str
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class StreamTask:
+    """A Stream's run() as a background task: started by an adapter's connect(), which waits a
+    bounded time for the first connection, and stopped by its disconnect()."""
+
+    def __init__(self, stream: Stream, name: str) -> None:
+        self.stream = stream
+        self._task = asyncio.create_task(stream.run(), name=name)
+
+    async def first_connection(self, timeout: float = CONNECT_WAIT) -> str:
+        """Why the stream gave up for good; "" when it is up, or still trying after `timeout`
+        (in the background: the state says "connecting")."""
+        try:
+            await asyncio.wait_for(self.stream.ready.wait(), timeout)
+        except TimeoutError:
+            return ""
+        return self.stream.fatal
+
+    async def stop(self) -> None:
+        self.stream.stop()
+        self._task.cancel()
+        await asyncio.wait([self._task], timeout=2.0)

@@ -3,8 +3,11 @@ platforms.<p>.extra.<name>), with one-line errors that name the setting."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
+
+from hermes_gateway.core.types import Capabilities
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
@@ -53,3 +56,11 @@ class ExtraReader:
             wanted = " or ".join(f"{s}://" for s in schemes)
             raise ValueError(f"{self.name(key)} must start with {wanted}, not {value!r}")
         return value
+
+
+def with_rates(capabilities: Capabilities, options: Any) -> Capabilities:
+    """A platform's capabilities with the send rates its options read from extra
+    (per_chat_rate, global_rate)."""
+    return dataclasses.replace(
+        capabilities, per_chat_rate=options.per_chat_rate, global_rate=options.global_rate
+    )

@@ -4,7 +4,6 @@ connection loop around discord.py's own resume-and-reconnect."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from typing import Any
 
@@ -14,6 +13,7 @@ from discord.http import Route
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.connection import Backoff, StatusLatch, sleep_unless
+from hermes_gateway.platforms.extra import with_rates
 
 from . import DEFAULT_API_BASE, options_from_settings
 from .client import HermesClient
@@ -50,11 +50,7 @@ class DiscordAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
-        self.capabilities = dataclasses.replace(
-            DiscordAdapter.capabilities,
-            per_chat_rate=self.options.per_chat_rate,
-            global_rate=self.options.global_rate,
-        )
+        self.capabilities = with_rates(DiscordAdapter.capabilities, self.options)
         self._status = StatusLatch(context.report_status)
         self.client = HermesClient(
             api_base=self.options.api_base,

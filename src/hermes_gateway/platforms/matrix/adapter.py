@@ -22,6 +22,7 @@ from nio import (
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.connection import Backoff, StatusLatch, sleep_unless
+from hermes_gateway.platforms.extra import with_rates
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
 from . import MAX_LENGTH, options_from_settings, token_rejected
@@ -60,11 +61,7 @@ class MatrixAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
-        self.capabilities = dataclasses.replace(
-            MatrixAdapter.capabilities,
-            per_chat_rate=self.options.per_chat_rate,
-            global_rate=self.options.global_rate,
-        )
+        self.capabilities = with_rates(MatrixAdapter.capabilities, self.options)
         self._allowed = set(getattr(settings, "allowed_users", ()) or ())
         self._allow_all = bool(getattr(settings, "allow_all_users", False))
         self._status = StatusLatch(context.report_status)

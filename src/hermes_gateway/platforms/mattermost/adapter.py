@@ -5,11 +5,8 @@ time is kept in HERMES_HOME/cache/mattermost)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
-import mimetypes
-import re
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,9 @@ from hermes_gateway.core.types import (
     SendResult,
 )
 from hermes_gateway.platforms.base import Adapter, AdapterContext
-from hermes_gateway.platforms.connection import StatusLatch
+from hermes_gateway.platforms.connection import StatusLatch, StreamTask
+from hermes_gateway.platforms.downloads import with_downloads
+from hermes_gateway.platforms.extra import with_rates
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
 from . import MAX_POST_LENGTH, auth_failed, options_from_settings
@@ -41,11 +40,9 @@ from .events import EventStream
 
 log = logging.getLogger("hermes.mattermost")
 
-CONNECT_WAIT = 10.0  # connect() returns after this even if the websocket is not up yet
 PROCESSING_EMOJI = "eyes"
 RECENT_POSTS = 1024
 SAVE_DELAY = 1.0  # seconds: the catch-up point is saved at most this often
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class MattermostAuthError(RuntimeError):
@@ -72,11 +69,7 @@ class MattermostAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
-        self.capabilities = dataclasses.replace(
-            MattermostAdapter.capabilities,
-            per_chat_rate=self.options.per_chat_rate,
-            global_rate=self.options.global_rate,
-        )
+        self.capabilities = with_rates(MattermostAdapter.capabilities, self.options)
         self.client = MattermostClient(self.options)
         self._status = StatusLatch(context.report_status)
         self._cache = context.home.cache_dir / "mattermost"
@@ -84,8 +77,7 @@ class MattermostAdapter(Adapter):
         self._recent: OrderedDict[str, None] = OrderedDict()  # post ids handed over lately
         self._saving: asyncio.Task | None = None
         self.since = 0  # create_at (ms) of the newest post handled: the catch-up starts here
-        self.stream: EventStream | None = None
-        self._task: asyncio.Task | None = None
+        self._stream: StreamTask | None = None
         self._reaction = ProcessingReaction(
             Platform.MATTERMOST.value, self._add_processing, self._remove_processing
         )
@@ -106,19 +98,16 @@ class MattermostAdapter(Adapter):
                     f"Mattermost at {self.options.url} answered {exc}: check MATTERMOST_URL"
                 ) from None
             self._status("connecting", f"cannot reach Mattermost at {self.options.url}: {exc}")
-        self.stream = EventStream(
+        stream = EventStream(
             self.client, self._status, self._identify, self.on_posted, self.catch_up
         )
-        self._task = asyncio.create_task(self.stream.run(), name="mattermost-websocket")
+        self._stream = StreamTask(stream, "mattermost-websocket")
         if self.options.processing_reaction:
             self._reaction.attach(self.context.listen)
-        try:
-            await asyncio.wait_for(self.stream.ready.wait(), CONNECT_WAIT)
-        except TimeoutError:
-            return  # still trying in the background; the state says "connecting"
-        if self.stream.fatal:
+        fatal = await self._stream.first_connection()
+        if fatal:
             await self.disconnect(report=False)
-            raise MattermostAuthError(self.stream.fatal)
+            raise MattermostAuthError(fatal)
 
     async def _identify(self) -> None:
         if self.identity is not None:
@@ -129,12 +118,9 @@ class MattermostAdapter(Adapter):
 
     async def disconnect(self, report: bool = True) -> None:
         self._reaction.detach()
-        if self.stream is not None:
-            self.stream.stop()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task], timeout=2.0)
-            self._task = None
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
         if self._saving is not None and not self._saving.done():
             self._saving.cancel()
             if self.identity is not None:
@@ -202,26 +188,15 @@ class MattermostAdapter(Adapter):
         self._advance(int(post.get("create_at") or 0))
 
     async def _with_files(self, converted: Converted) -> InboundMessage:
-        message = converted.message
-        if not converted.files or not message.addressed:
-            return message
-        attachments, notes = [], []
-        for ref in converted.files:
-            limit = self.options.max_file_bytes
-            if ref.size > limit:
-                notes.append(f"[file too large: {ref.name}; it was not downloaded]")
-                continue
-            try:
-                data = await self.client.download(ref.id, limit)
-            except MattermostError as exc:
-                notes.append(f"[file not downloaded: {ref.name} ({exc})]")
-                continue
-            path = self._cache / f"{message.message_id}_{_UNSAFE.sub('_', ref.name)[-80:]}"
-            await asyncio.to_thread(write_atomic_bytes, path, data)
-            mime = ref.mime_type or (mimetypes.guess_type(ref.name)[0] or "")
-            attachments.append(Attachment(str(path), message.kind, mime, len(data)))
-        text = "\n".join([message.text, *notes]).strip()
-        return dataclasses.replace(message, text=text, attachments=tuple(attachments))
+        limit = self.options.max_file_bytes
+        return await with_downloads(
+            converted.message,
+            converted.files,
+            cache_dir=self._cache,
+            max_bytes=limit,
+            fetch=lambda ref: self.client.download(ref.id, limit),
+            errors=(MattermostError,),
+        )
 
     def _advance(self, create_at: int) -> None:
         if create_at > self.since:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from hermes_gateway.core.types import ChatType, InboundMessage, MessageKind, Platform, SessionSource
+from hermes_gateway.platforms.downloads import RemoteFile
 
 # D = direct message, G = group message, O = public channel, P = private channel.
 _CHAT_TYPES = {"D": ChatType.DM, "G": ChatType.GROUP, "O": ChatType.GROUP, "P": ChatType.GROUP}
@@ -24,14 +25,6 @@ class BotIdentity:
 
 
 @dataclass(frozen=True)
-class FileRef:
-    id: str
-    name: str
-    mime_type: str
-    size: int
-
-
-@dataclass(frozen=True)
 class PostContext:
     """What a "posted" event says about its post beyond the post itself."""
 
@@ -44,7 +37,7 @@ class PostContext:
 @dataclass(frozen=True)
 class Converted:
     message: InboundMessage
-    files: tuple[FileRef, ...] = ()
+    files: tuple[RemoteFile, ...] = ()
 
 
 def parse_posted(data: object) -> tuple[dict, PostContext]:
@@ -131,10 +124,10 @@ def strip_mention(text: str, username: str) -> str:
     return re.sub(rf"^\s*@{re.escape(username)}\b[\s,:]*", "", text, count=1, flags=re.I)
 
 
-def file_refs(post: dict) -> tuple[FileRef, ...]:
+def file_refs(post: dict) -> tuple[RemoteFile, ...]:
     infos = (post.get("metadata") or {}).get("files") or []
     refs = [
-        FileRef(
+        RemoteFile(
             str(i["id"]),
             str(i.get("name") or i["id"]),
             str(i.get("mime_type") or ""),
@@ -146,7 +139,7 @@ def file_refs(post: dict) -> tuple[FileRef, ...]:
     known = {r.id for r in refs}
     for file_id in post.get("file_ids") or []:
         if isinstance(file_id, str) and file_id not in known:
-            refs.append(FileRef(file_id, file_id, "", 0))
+            refs.append(RemoteFile(file_id, file_id, "", 0))
     return tuple(refs)
 
 

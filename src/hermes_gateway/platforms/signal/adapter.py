@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import logging
 import mimetypes
-import re
 from pathlib import Path
 from typing import Any
 
-from hermes_gateway.agent.checkpoints import write_atomic_bytes
 from hermes_gateway.core.types import (
     Attachment,
     Capabilities,
@@ -22,7 +19,9 @@ from hermes_gateway.core.types import (
     SendResult,
 )
 from hermes_gateway.platforms.base import Adapter, AdapterContext
-from hermes_gateway.platforms.connection import StatusLatch
+from hermes_gateway.platforms.connection import StatusLatch, StreamTask
+from hermes_gateway.platforms.downloads import RemoteFile, with_downloads
+from hermes_gateway.platforms.extra import with_rates
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
 from . import GROUP_PREFIX, MAX_MESSAGE_LENGTH, not_registered, options_from_settings
@@ -39,9 +38,7 @@ from .rpc import METHOD_NOT_FOUND, SignalRpc, SignalRpcError, result_from_error
 
 log = logging.getLogger("hermes.signal")
 
-CONNECT_WAIT = 10.0  # connect() returns after this even if the stream is not up yet
 PROCESSING_EMOJI = "👀"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class SignalAccountError(RuntimeError):
@@ -69,17 +66,12 @@ class SignalAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
-        self.capabilities = dataclasses.replace(
-            SignalAdapter.capabilities,
-            per_chat_rate=self.options.per_chat_rate,
-            global_rate=self.options.global_rate,
-        )
+        self.capabilities = with_rates(SignalAdapter.capabilities, self.options)
         self.rpc = SignalRpc(self.options.http_url, self.options.account)
         self._status = StatusLatch(context.report_status)
         self._cache = context.home.cache_dir / "signal"
         self._verified = False
-        self.stream: EventStream | None = None
-        self._task: asyncio.Task | None = None
+        self._stream: StreamTask | None = None
         self._reaction = ProcessingReaction(
             Platform.SIGNAL.value, self._add_processing, self._remove_processing
         )
@@ -96,17 +88,14 @@ class SignalAdapter(Adapter):
             raise SignalAccountError(str(exc)) from None
         except SignalRpcError as exc:  # not running yet: the stream keeps trying
             self._status("connecting", f"cannot reach signal-cli at {self.options.http_url}: {exc}")
-        self.stream = EventStream(self.rpc, self._status, self._verify, self.on_receive)
-        self._task = asyncio.create_task(self.stream.run(), name="signal-events")
+        stream = EventStream(self.rpc, self._status, self._verify, self.on_receive)
+        self._stream = StreamTask(stream, "signal-events")
         if self.options.processing_reaction:
             self._reaction.attach(self.context.listen)
-        try:
-            await asyncio.wait_for(self.stream.ready.wait(), CONNECT_WAIT)
-        except TimeoutError:
-            return  # still trying in the background; the state says "connecting"
-        if self.stream.fatal:
+        fatal = await self._stream.first_connection()
+        if fatal:
             await self.disconnect(report=False)
-            raise SignalAccountError(self.stream.fatal)
+            raise SignalAccountError(fatal)
 
     async def _verify(self) -> None:
         """The daemon answers, and serves our account (a multi-account daemon lists them; a
@@ -128,12 +117,9 @@ class SignalAdapter(Adapter):
 
     async def disconnect(self, report: bool = True) -> None:
         self._reaction.detach()
-        if self.stream is not None:
-            self.stream.stop()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task], timeout=2.0)
-            self._task = None
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
         await self.rpc.close()
         if report:
             self._status("stopped", "")
@@ -153,25 +139,17 @@ class SignalAdapter(Adapter):
             await self.context.deliver_inbound(await self._with_files(converted))
 
     async def _with_files(self, converted: Converted) -> InboundMessage:
-        message = converted.message
-        if not converted.attachments or not message.addressed:
-            return message
-        attachments, notes = [], []
-        for ref in converted.attachments:
-            if ref.size > self.options.max_file_bytes:
-                notes.append(f"[file too large: {ref.filename}; it was not downloaded]")
-                continue
-            try:
-                data = await self._fetch(converted, ref.id)
-            except (SignalRpcError, OSError, ValueError) as exc:
-                notes.append(f"[file not downloaded: {ref.filename} ({exc})]")
-                continue
-            path = self._cache / f"{ref.id}_{_UNSAFE.sub('_', ref.filename)[-80:]}"
-            await asyncio.to_thread(write_atomic_bytes, path, data)
-            mime = ref.content_type or (mimetypes.guess_type(ref.filename)[0] or "")
-            attachments.append(Attachment(str(path), message.kind, mime, len(data)))
-        text = "\n".join([message.text, *notes]).strip()
-        return dataclasses.replace(message, text=text, attachments=tuple(attachments))
+        async def fetch(ref: RemoteFile) -> bytes:
+            return await self._fetch(converted, ref.id)
+
+        return await with_downloads(
+            converted.message,
+            converted.attachments,
+            cache_dir=self._cache,
+            max_bytes=self.options.max_file_bytes,
+            fetch=fetch,
+            errors=(SignalRpcError, OSError, ValueError),
+        )
 
     async def _fetch(self, converted: Converted, attachment_id: str) -> bytes:
         if self.options.attachments_dir:  # signal-cli on this machine: read its file

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hermes_gateway.core.types import ChatType, InboundMessage, MessageKind, Platform, SessionSource
+from hermes_gateway.platforms.downloads import RemoteFile
 
 from . import GROUP_PREFIX
 
@@ -21,19 +22,11 @@ class MalformedEvent(ValueError):
 
 
 @dataclass(frozen=True)
-class AttachmentRef:
-    id: str
-    content_type: str
-    filename: str
-    size: int
-
-
-@dataclass(frozen=True)
 class Converted:
     message: InboundMessage
     author: str  # the sender's number (or uuid): getAttachment needs it for a DM
     group_id: str = ""
-    attachments: tuple[AttachmentRef, ...] = ()
+    attachments: tuple[RemoteFile, ...] = ()
 
 
 def envelope_of(payload: object) -> dict:
@@ -105,7 +98,7 @@ def convert_envelope(envelope: dict, account: str, require_mention: bool) -> Con
         source=source,
         message_id=message_ref(author, timestamp),
         text=text.strip(),
-        kind=_kind(attachments[0].content_type) if attachments else MessageKind.TEXT,
+        kind=_kind(attachments[0].mime_type) if attachments else MessageKind.TEXT,
         reply_to=reply_to,
         timestamp=timestamp / 1000.0,
         addressed=addressed,
@@ -123,14 +116,14 @@ def without_mentions(text: str, mentions: list[dict]) -> str:
     return units.decode("utf-16-le", "replace")
 
 
-def _attachments(found: object) -> tuple[AttachmentRef, ...]:
+def _attachments(found: object) -> tuple[RemoteFile, ...]:
     if not isinstance(found, list):
         return ()
     return tuple(
-        AttachmentRef(
+        RemoteFile(
             str(a["id"]),
-            str(a.get("contentType") or ""),
             str(a.get("filename") or a["id"]),
+            str(a.get("contentType") or ""),
             int(a.get("size") or 0),
         )
         for a in found

@@ -17,6 +17,7 @@ from hermes_gateway.core.actions import VERDICTS
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
 from hermes_gateway.delivery.formatting import escape_html
 from hermes_gateway.platforms.base import Adapter, AdapterContext
+from hermes_gateway.platforms.extra import with_rates
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
 from . import AUTH_ERRORS, options_from_settings, redact, rejected, sdk_logger
@@ -63,11 +64,7 @@ class SlackAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
-        self.capabilities = dataclasses.replace(
-            SlackAdapter.capabilities,
-            per_chat_rate=self.options.per_chat_rate,
-            global_rate=self.options.global_rate,
-        )
+        self.capabilities = with_rates(SlackAdapter.capabilities, self.options)
         self.identity: BotIdentity | None = None
         self.link: SocketLink | None = None
         self._http: aiohttp.ClientSession | None = None

@@ -13,9 +13,10 @@ This module holds the adapter's options, read from `PlatformSettings.extra`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from hermes_gateway.platforms.extra import ExtraReader
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
@@ -33,10 +34,6 @@ NOT_FOUND = (
 def rejection(exc: Exception) -> str:
     """What to tell the user when PTB raises InvalidToken (it does so for 401 and for 404)."""
     return NOT_FOUND if "not found" in str(exc).lower() else AUTH_FAILED
-
-
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -68,28 +65,28 @@ class TelegramOptions:
 
 def options_from_settings(settings: Any) -> TelegramOptions:
     """Options from a PlatformSettings (`token` + the `extra` mapping); ValueError names the key."""
-    extra: Mapping[str, Any] = getattr(settings, "extra", None) or {}
+    read = ExtraReader("telegram", getattr(settings, "extra", None))
     token = (getattr(settings, "token", "") or "").strip()
     if not token:
         raise ValueError(
             "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather, put its token in "
             "~/.hermes/.env as TELEGRAM_BOT_TOKEN=…, then restart the gateway."
         )
-    base_url = _text(extra, "base_url") or DEFAULT_BASE_URL
+    base_url = read.text("base_url", DEFAULT_BASE_URL)
     return TelegramOptions(
         token=token,
         base_url=base_url.rstrip("/"),
-        base_file_url=(_text(extra, "base_file_url") or _file_url_for(base_url)).rstrip("/"),
-        require_mention=_flag(extra, "require_mention", True),
-        max_file_mb=_number(extra, "max_file_mb", 20.0, low=0.0),
-        long_poll_timeout=_number(extra, "long_poll_timeout", 25.0, low=0.0),
-        stall_grace=_number(extra, "stall_grace", 10.0, low=0.1),
-        webhook_url=_text(extra, "webhook_url"),
-        webhook_secret=_text(extra, "webhook_secret"),
-        webhook_host=_text(extra, "webhook_host") or "127.0.0.1",
-        webhook_port=int(_number(extra, "webhook_port", 8443, low=0)),
-        per_chat_rate=_number(extra, "per_chat_rate", 1.0, low=0.0),
-        global_rate=_number(extra, "global_rate", 25.0, low=0.0),
+        base_file_url=read.text("base_file_url", _file_url_for(base_url)).rstrip("/"),
+        require_mention=read.flag("require_mention", True),
+        max_file_mb=read.number("max_file_mb", 20.0),
+        long_poll_timeout=read.number("long_poll_timeout", 25.0),
+        stall_grace=read.number("stall_grace", 10.0, low=0.1),
+        webhook_url=read.text("webhook_url"),
+        webhook_secret=read.text("webhook_secret"),
+        webhook_host=read.text("webhook_host", "127.0.0.1"),
+        webhook_port=int(read.number("webhook_port", 8443)),
+        per_chat_rate=read.number("per_chat_rate", 1.0),
+        global_rate=read.number("global_rate", 25.0),
     )
 
 
@@ -99,38 +96,6 @@ def _file_url_for(base_url: str) -> str:
     if root.endswith("/bot"):
         return root[: -len("/bot")] + "/file/bot"
     return DEFAULT_BASE_FILE_URL
-
-
-def _text(extra: Mapping[str, Any], key: str) -> str:
-    value = extra.get(key)
-    return "" if value is None else str(value).strip()
-
-
-def _flag(extra: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = extra.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered in _TRUE or lowered in _FALSE:
-        return lowered in _TRUE
-    raise ValueError(f"platforms.telegram.extra.{key} must be true or false, not {value!r}")
-
-
-def _number(extra: Mapping[str, Any], key: str, default: float, low: float) -> float:
-    value = extra.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"platforms.telegram.extra.{key} must be a number, not {value!r}"
-        ) from None
-    if number < low:
-        raise ValueError(f"platforms.telegram.extra.{key} must be at least {low:g}, not {value!r}")
-    return number
 
 
 def redact(text: str, *secrets: str) -> str:

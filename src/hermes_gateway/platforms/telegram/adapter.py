@@ -21,6 +21,8 @@ from hermes_gateway.core.types import (
     SendResult,
 )
 from hermes_gateway.platforms.base import Adapter, AdapterContext
+from hermes_gateway.platforms.connection import StatusLatch
+from hermes_gateway.platforms.extra import with_rates
 
 from . import options_from_settings, protect_logs, redact, rejection
 from .convert import (
@@ -34,7 +36,7 @@ from .convert import (
     thread_ref,
 )
 from .files import download, fits_caption, upload
-from .polling import Poller, StatusLatch, build_bot
+from .polling import Poller, build_bot
 
 log = logging.getLogger("hermes.telegram")
 
@@ -67,11 +69,7 @@ class TelegramAdapter(Adapter):
     def __init__(self, settings: Any, context: AdapterContext) -> None:
         super().__init__(settings, context)
         self.options = options_from_settings(settings)
-        self.capabilities = dataclasses.replace(
-            TelegramAdapter.capabilities,
-            per_chat_rate=self.options.per_chat_rate,
-            global_rate=self.options.global_rate,
-        )
+        self.capabilities = with_rates(TelegramAdapter.capabilities, self.options)
         # Telegram allows 1-256 of A-Z a-z 0-9 _ -: exactly token_urlsafe's alphabet.
         self._secret = self.options.webhook_secret or secrets.token_urlsafe(32)
         protect_logs(self.options.token, self._secret)

@@ -15,6 +15,8 @@ from telegram import Bot
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from hermes_gateway.platforms.connection import Backoff, StatusLatch
+
 from . import ALLOWED_UPDATES, TelegramOptions, redact, rejection
 from .convert import retry_seconds
 
@@ -29,8 +31,6 @@ WEBHOOK_CONFLICT = (
     "or stop it; this gateway will keep retrying"
 )
 STALLED = "long poll stalled; reconnecting"
-BACKOFF_START = 1.0
-BACKOFF_CAP = 30.0
 # An update whose handler keeps failing (the inbox is unwritable) is skipped after this many
 # tries, so that one poison update cannot hold up a chat forever.
 MAX_HANDLER_FAILURES = 5
@@ -69,32 +69,6 @@ def build_bot(options: TelegramOptions) -> tuple[HermesBot, HTTPXRequest]:
     return bot, poll_request
 
 
-class StatusLatch:
-    """report_status without repeats: the same (state, detail) twice in a row is sent once."""
-
-    def __init__(self, report: Callable[[str, str], None]) -> None:
-        self._report = report
-        self.last: tuple[str, str] | None = None
-
-    def __call__(self, state: str, detail: str = "") -> None:
-        if (state, detail) == self.last:
-            return
-        self.last = (state, detail)
-        self._report(state, detail)
-
-
-class Backoff:
-    def __init__(self, start: float = BACKOFF_START, cap: float = BACKOFF_CAP) -> None:
-        self.start, self.cap, self.current = start, cap, start
-
-    def next(self) -> float:
-        delay, self.current = self.current, min(self.current * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self.current = self.start
-
-
 class Poller:
     def __init__(
         self,
@@ -131,7 +105,7 @@ class Poller:
             self._status("failed", f"the Telegram poll loop stopped: {reason}")
 
     async def _loop(self) -> None:
-        backoff = Backoff()
+        backoff = Backoff(jitter=0.0)  # one gateway per token: no herd to spread
         healthy = self._ready  # after any trouble, the next poll is short to confirm recovery
         while not self._stopping.is_set():
             timeout = self._options.long_poll_timeout if healthy else 0.0
