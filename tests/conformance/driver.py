@@ -13,6 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 WAIT = 15.0  # upper bound for anything to arrive on a loaded machine; never a speed assertion
 
@@ -136,3 +137,22 @@ class PlatformDriver(ABC):
                     raise TimeoutError(f"{len(found)} of {count} bot messages in {chat}: {found}")
                 return found
             await asyncio.sleep(0.05)
+
+
+class PeerProcessDriver(PlatformDriver):
+    """A driver whose peer is one loopback process: `start_peer` (a start function from
+    tests/peers/*_fixtures.py, as a staticmethod) starts it, stop() ends it by PID, reset()
+    clears it through its control API."""
+
+    start_peer: Callable[[], Any]
+    peer: Any = None
+
+    async def start(self) -> None:
+        self.peer = self.start_peer()
+
+    async def stop(self) -> None:
+        if self.peer is not None:
+            self.peer.close()
+
+    async def reset(self) -> None:
+        await self.peer.reset()

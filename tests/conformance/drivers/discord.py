@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tests.conformance.driver import BotMessage, Features, PlatformDriver, Users
+from tests.conformance.driver import BotMessage, Features, PeerProcessDriver, Users
 from tests.peers.discord_fixtures import (
     ALICE,
     BOB,
@@ -17,24 +17,14 @@ from tests.peers.discord_fixtures import (
 OUTAGE = 1.0  # seconds the gateway refuses connections in restart()
 
 
-class Driver(PlatformDriver):
+class Driver(PeerProcessDriver):
     platform = "discord"
     features = Features(groups=True, mentions=True, restart=True)
     users = Users(alice=ALICE, bob=BOB, stranger=STRANGER)
     group = GROUP_ID
 
-    def __init__(self) -> None:
-        self.peer: DiscordPeerHandle | None = None
-
-    async def start(self) -> None:
-        self.peer = start_discord_peer()
-
-    async def stop(self) -> None:
-        if self.peer is not None:
-            self.peer.close()
-
-    async def reset(self) -> None:
-        await self.peer.reset()
+    peer: DiscordPeerHandle
+    start_peer = staticmethod(start_discord_peer)
 
     def env(self, allowed: Sequence[str]) -> dict[str, str]:
         return self.peer.env(allowed)

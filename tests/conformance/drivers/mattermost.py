@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tests.conformance.driver import BotMessage, Features, PlatformDriver, Users
+from tests.conformance.driver import BotMessage, Features, PeerProcessDriver, Users
 from tests.peers.mattermost_fixtures import (
     BOT,
     TOWN,
@@ -18,24 +18,14 @@ from tests.peers.mattermost_fixtures import (
 NAMES = {user_id(n): n for n in ("alice", "bob", "stranger")}
 
 
-class Driver(PlatformDriver):
+class Driver(PeerProcessDriver):
     platform = "mattermost"
     features = Features(groups=True, mentions=True, restart=True)
     users = Users(alice=user_id("alice"), bob=user_id("bob"), stranger=user_id("stranger"))
     group = TOWN
 
-    def __init__(self) -> None:
-        self.peer: MattermostPeerHandle | None = None
-
-    async def start(self) -> None:
-        self.peer = start_mattermost_peer()
-
-    async def stop(self) -> None:
-        if self.peer is not None:
-            self.peer.close()
-
-    async def reset(self) -> None:
-        await self.peer.reset()
+    peer: MattermostPeerHandle
+    start_peer = staticmethod(start_mattermost_peer)
 
     def env(self, allowed: Sequence[str]) -> dict[str, str]:
         return mattermost_env(self.peer, list(allowed))

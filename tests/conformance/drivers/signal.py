@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tests.conformance.driver import BotMessage, Features, PlatformDriver, Users
+from tests.conformance.driver import BotMessage, Features, PeerProcessDriver, Users
 from tests.peers.signal_fixtures import (
     ACCOUNT,
     GROUP,
@@ -17,24 +17,14 @@ from tests.peers.signal_fixtures import (
 NAMES = {number: name for name, number in USERS.items()}
 
 
-class Driver(PlatformDriver):
+class Driver(PeerProcessDriver):
     platform = "signal"
     features = Features(groups=True, mentions=True, restart=True)
     users = Users(alice=USERS["alice"], bob=USERS["bob"], stranger=USERS["stranger"])
     group = GROUP
 
-    def __init__(self) -> None:
-        self.peer: SignalPeerHandle | None = None
-
-    async def start(self) -> None:
-        self.peer = start_signal_peer()
-
-    async def stop(self) -> None:
-        if self.peer is not None:
-            self.peer.close()
-
-    async def reset(self) -> None:
-        await self.peer.reset()
+    peer: SignalPeerHandle
+    start_peer = staticmethod(start_signal_peer)
 
     def env(self, allowed: Sequence[str]) -> dict[str, str]:
         return signal_env(self.peer, list(allowed))

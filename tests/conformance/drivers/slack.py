@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from tests.conformance.driver import BotMessage, Features, PlatformDriver, Users
+from tests.conformance.driver import BotMessage, Features, PeerProcessDriver, Users
 from tests.peers.slack_fixtures import (
     ALICE,
     BOB,
@@ -20,24 +20,14 @@ OUTAGE = 1.0  # seconds the restarted peer refuses apps.connections.open
 LABELS = {"once": "Allow once", "session": "Allow session", "always": "Always", "deny": "Deny"}
 
 
-class Driver(PlatformDriver):
+class Driver(PeerProcessDriver):
     platform = "slack"
     features = Features(groups=True, mentions=True, restart=True)
     users = Users(alice=ALICE, bob=BOB, stranger=STRANGER)
     group = GENERAL
 
-    def __init__(self) -> None:
-        self.peer: SlackPeerHandle | None = None
-
-    async def start(self) -> None:
-        self.peer = start_slack_peer()
-
-    async def stop(self) -> None:
-        if self.peer is not None:
-            self.peer.close()
-
-    async def reset(self) -> None:
-        await self.peer.reset()
+    peer: SlackPeerHandle
+    start_peer = staticmethod(start_slack_peer)
 
     def env(self, allowed: Sequence[str]) -> dict[str, str]:
         return self.peer.env(",".join(allowed))

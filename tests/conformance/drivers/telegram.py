@@ -6,27 +6,20 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from tests.conformance.driver import BotMessage, Features, PlatformDriver, Users
+from tests.conformance.driver import BotMessage, Features, PeerProcessDriver, Users
 from tests.peers.telegram_fixtures import TelegramPeerHandle, start_telegram_peer
 
 GROUP = -1001500  # a forum supergroup: topics are Telegram's threads
 
 
-class Driver(PlatformDriver):
+class Driver(PeerProcessDriver):
     platform = "telegram"
     features = Features(groups=True, mentions=True, restart=True)
     users = Users(alice="111", bob="222", stranger="333")
     group = str(GROUP)
 
-    def __init__(self) -> None:
-        self.peer: TelegramPeerHandle | None = None
-
-    async def start(self) -> None:
-        self.peer = start_telegram_peer()
-
-    async def stop(self) -> None:
-        if self.peer is not None:
-            self.peer.close()
+    peer: TelegramPeerHandle
+    start_peer = staticmethod(start_telegram_peer)
 
     async def reset(self) -> None:
         await self.peer.aio.set_token(self.peer.default_token)
