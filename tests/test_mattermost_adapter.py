@@ -18,12 +18,9 @@ from hermes_gateway.core.events import MessageReceived, TurnFinished
 from hermes_gateway.core.types import (
     Attachment,
     ChatType,
-    InboundMessage,
     MessageKind,
     OutboundMessage,
 )
-from hermes_gateway.home import HermesHome
-from hermes_gateway.platforms.base import AdapterContext
 from hermes_gateway.platforms.mattermost import options_from_settings
 from hermes_gateway.platforms.mattermost.adapter import MattermostAdapter, MattermostAuthError
 from hermes_gateway.platforms.mattermost.client import MattermostError, result_from_error
@@ -33,6 +30,7 @@ from hermes_gateway.platforms.mattermost.convert import (
     convert_post,
     parse_posted,
 )
+from tests.adapter_harness import Harness
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.mattermost_fixtures import (
     BOT,
@@ -51,36 +49,6 @@ ALICE = user_id("alice")
 def settings(url: str = "http://127.0.0.1:1", token: str = "tok-123456789", **extra):
     extra = MappingProxyType({"url": url, **extra})
     return PlatformSettings("mattermost", True, token=token, extra=extra)
-
-
-class Harness:
-    """The engine's side of an AdapterContext: records what the adapter hands over."""
-
-    def __init__(self, home: Path) -> None:
-        self.inbound: list[InboundMessage] = []
-        self.statuses: list[tuple[str, str]] = []
-        self.listeners: list = []
-        self.context = AdapterContext(
-            HermesHome(home), self.deliver, self.report, listen=self.listen
-        )
-
-    async def deliver(self, message: InboundMessage) -> bool:
-        self.inbound.append(message)
-        return True
-
-    def report(self, state: str, detail: str) -> None:
-        self.statuses.append((state, detail))
-
-    def listen(self, callback):
-        self.listeners.append(callback)
-        return lambda: self.listeners.remove(callback)
-
-    async def wait_inbound(self, count: int) -> list[InboundMessage]:
-        for _ in range(int(WAIT / 0.02)):
-            if len(self.inbound) >= count:
-                return self.inbound
-            await asyncio.sleep(0.02)
-        raise TimeoutError(f"{len(self.inbound)} of {count} inbound messages")
 
 
 @contextlib.asynccontextmanager

@@ -17,12 +17,9 @@ from hermes_gateway.core.events import MessageReceived, TurnFinished
 from hermes_gateway.core.types import (
     Attachment,
     ChatType,
-    InboundMessage,
     MessageKind,
     OutboundMessage,
 )
-from hermes_gateway.home import HermesHome
-from hermes_gateway.platforms.base import AdapterContext
 from hermes_gateway.platforms.signal import options_from_settings
 from hermes_gateway.platforms.signal.adapter import SignalAccountError, SignalAdapter
 from hermes_gateway.platforms.signal.convert import (
@@ -32,6 +29,7 @@ from hermes_gateway.platforms.signal.convert import (
     parse_ref,
 )
 from hermes_gateway.platforms.signal.rpc import SignalRpcError, result_from_error
+from tests.adapter_harness import Harness
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.signal_fixtures import (
     ACCOUNT,
@@ -48,32 +46,6 @@ ALICE = USERS["alice"]
 def settings(url: str = "http://127.0.0.1:1", account: str = ACCOUNT, **extra):
     extra = MappingProxyType({"http_url": url, "account": account, **extra})
     return PlatformSettings("signal", True, extra=extra)
-
-
-class Harness:
-    """The engine's side of an AdapterContext: records what the adapter hands over."""
-
-    def __init__(self, home: Path) -> None:
-        self.inbound: list[InboundMessage] = []
-        self.statuses: list[tuple[str, str]] = []
-        self.listeners: list = []
-        self.context = AdapterContext(
-            HermesHome(home), self.deliver, self.report, listen=self.listen
-        )
-
-    async def deliver(self, message: InboundMessage) -> bool:
-        self.inbound.append(message)
-        return True
-
-    def report(self, state: str, detail: str) -> None:
-        self.statuses.append((state, detail))
-
-    def listen(self, callback):
-        self.listeners.append(callback)
-        return lambda: self.listeners.remove(callback)
-
-    async def wait_inbound(self, count: int) -> list[InboundMessage]:
-        return await until(lambda: _enough(self.inbound, count), f"{count} inbound messages")
 
 
 async def _enough(items: list, count: int):
