@@ -39,3 +39,13 @@ class Harness:
                 return self.inbound
             await asyncio.sleep(0.02)
         raise TimeoutError(f"{len(self.inbound)} of {count} inbound messages")
+
+
+async def until(predicate, what: str):
+    """The first truthy result of awaiting predicate(), polled within WAIT; else TimeoutError."""
+    for _ in range(int(WAIT / 0.02)):
+        found = await predicate()
+        if found:
+            return found
+        await asyncio.sleep(0.02)
+    raise TimeoutError(what)

@@ -30,7 +30,7 @@ from hermes_gateway.platforms.mattermost.convert import (
     convert_post,
     parse_posted,
 )
-from tests.adapter_harness import Harness
+from tests.adapter_harness import Harness, until
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.mattermost_fixtures import (
     BOT,
@@ -41,7 +41,6 @@ from tests.peers.mattermost_fixtures import (
     user_id,
 )
 
-WAIT = 10.0  # an upper bound on a loaded machine, never a speed assertion
 ME = BotIdentity(user_id(BOT), BOT)
 ALICE = user_id("alice")
 
@@ -60,15 +59,6 @@ async def connected(peer, home: Path, **extra):
         yield adapter, harness
     finally:
         await adapter.disconnect()
-
-
-async def until(predicate, what: str):
-    for _ in range(int(WAIT / 0.02)):
-        found = await predicate()
-        if found:
-            return found
-        await asyncio.sleep(0.02)
-    raise TimeoutError(what)
 
 
 # -- options ---------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from hermes_gateway.platforms.signal.convert import (
     parse_ref,
 )
 from hermes_gateway.platforms.signal.rpc import SignalRpcError, result_from_error
-from tests.adapter_harness import Harness
+from tests.adapter_harness import Harness, until
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.signal_fixtures import (
     ACCOUNT,
@@ -39,7 +39,6 @@ from tests.peers.signal_fixtures import (
     signal_peer_fixture,  # noqa: F401
 )
 
-WAIT = 10.0  # an upper bound on a loaded machine, never a speed assertion
 ALICE = USERS["alice"]
 
 
@@ -50,15 +49,6 @@ def settings(url: str = "http://127.0.0.1:1", account: str = ACCOUNT, **extra):
 
 async def _enough(items: list, count: int):
     return items if len(items) >= count else None
-
-
-async def until(predicate, what: str):
-    for _ in range(int(WAIT / 0.02)):
-        found = await predicate()
-        if found:
-            return found
-        await asyncio.sleep(0.02)
-    raise TimeoutError(what)
 
 
 @contextlib.asynccontextmanager
