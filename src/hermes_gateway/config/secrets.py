@@ -35,3 +35,12 @@ def mask_tree(value: Any, key: str = "") -> Any:
     if key and is_secret_key(key) and value not in (None, ""):
         return mask(value)
     return value
+
+
+def redact(text: str, *secrets: str) -> str:
+    """`text` with every secret replaced: SDKs and HTTP clients echo URLs and parameters that
+    carry tokens into their error messages."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text

@@ -125,10 +125,3 @@ def login_rejected(server: str, where: str, detail: str) -> str:
         f"EMAIL_ADDRESS / EMAIL_USERNAME and EMAIL_PASSWORD (many providers need an app "
         f"password), then restart the gateway."
     )
-
-
-def redact(text: str, *secrets: str) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text

@@ -10,12 +10,13 @@ from typing import Any
 
 import aiosmtplib
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
 from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.connection import StatusLatch
 from hermes_gateway.platforms.extra import with_rates
 
-from . import options_from_settings, redact
+from . import options_from_settings
 from .compose import build, check_login, deliver, result_from_error, smtp_rejection
 from .convert import Converted, Malformed, convert
 from .files import save_parts

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import aiosmtplib
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.types import Attachment, SendResult
 from hermes_gateway.delivery.formatting import plain_text, render
 
-from . import EmailOptions, login_rejected, redact
+from . import EmailOptions, login_rejected
 from .threads import Thread
 
 HTML_PAGE = '<html><body><div style="white-space: pre-wrap">{}</div></body></html>'

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 
 import aioimaplib
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.platforms.connection import Backoff, StatusLatch, sleep_unless
 
-from . import EmailOptions, login_rejected, redact
+from . import EmailOptions, login_rejected
 
 log = logging.getLogger("hermes.email")
 

@@ -78,10 +78,3 @@ def options_from_settings(settings: Any) -> MattermostOptions:
         per_chat_rate=read.number("per_chat_rate", 0.0),
         global_rate=read.number("global_rate", 10.0),
     )
-
-
-def redact(text: str, *secrets: str) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text

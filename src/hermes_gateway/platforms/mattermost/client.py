@@ -8,9 +8,10 @@ from typing import Any
 
 import aiohttp
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.types import SendResult
 
-from . import MattermostOptions, redact
+from . import MattermostOptions
 
 REQUEST_TIMEOUT = 30.0
 CACHE_LIMIT = 1024  # users and channels remembered (their type and name rarely change)

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.platforms.connection import Backoff, StatusLatch, sleep_unless
 
-from . import auth_failed, redact
+from . import auth_failed
 from .client import MattermostClient, MattermostError
 
 log = logging.getLogger("hermes.mattermost")

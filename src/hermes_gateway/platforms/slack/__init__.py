@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.platforms.extra import ExtraReader
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -81,14 +82,6 @@ def options_from_settings(settings: Any) -> SlackOptions:
         ping_interval=read.number("ping_interval", 5.0, low=0.1),
         processing_reaction=read.flag("processing_reaction", True),
     )
-
-
-def redact(text: str, *secrets: str) -> str:
-    """`text` with every secret replaced (an SDK error could echo what it was given)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text
 
 
 # The SDK's logger: at DEBUG it prints Web API answers, among them the websocket address whose

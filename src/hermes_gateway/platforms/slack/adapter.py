@@ -13,6 +13,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.actions import VERDICTS
 from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
 from hermes_gateway.delivery.formatting import escape_html
@@ -20,7 +21,7 @@ from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.extra import with_rates
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
-from . import AUTH_ERRORS, options_from_settings, redact, rejected, sdk_logger
+from . import AUTH_ERRORS, options_from_settings, rejected, sdk_logger
 from .blocks import Press, answered_blocks, message_blocks, parse_block_actions
 from .convert import (
     SLASH_PREFIX,

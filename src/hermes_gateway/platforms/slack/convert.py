@@ -10,6 +10,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.types import (
     ChatType,
     InboundMessage,
@@ -18,7 +19,7 @@ from hermes_gateway.core.types import (
     SessionSource,
 )
 
-from . import AUTH_ERRORS, redact
+from . import AUTH_ERRORS
 
 # Subtypes that are still a person's new message; the rest (message_changed, message_deleted,
 # bot_message, channel_join, ...) are not answered.

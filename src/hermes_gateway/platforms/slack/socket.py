@@ -17,7 +17,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from . import AUTH_ERRORS, SlackOptions, redact, rejected, sdk_logger
+from hermes_gateway.config.secrets import redact
+
+from . import AUTH_ERRORS, SlackOptions, rejected, sdk_logger
 
 log = logging.getLogger("hermes.slack")
 

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.platforms.extra import ExtraReader
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -96,14 +97,6 @@ def _file_url_for(base_url: str) -> str:
     if root.endswith("/bot"):
         return root[: -len("/bot")] + "/file/bot"
     return DEFAULT_BASE_FILE_URL
-
-
-def redact(text: str, *secrets: str) -> str:
-    """`text` with every secret replaced: PTB and httpx may echo URLs that contain the token."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text
 
 
 # Loggers that print Bot API URLs (which contain the token) or request parameters (which

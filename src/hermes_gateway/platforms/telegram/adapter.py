@@ -12,6 +12,7 @@ from telegram import CallbackQuery, Message, ReplyParameters, Update
 from telegram.constants import ChatAction
 from telegram.error import InvalidToken, TelegramError
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.types import (
     ButtonPress,
     Capabilities,
@@ -24,7 +25,7 @@ from hermes_gateway.platforms.base import Adapter, AdapterContext
 from hermes_gateway.platforms.connection import StatusLatch
 from hermes_gateway.platforms.extra import with_rates
 
-from . import options_from_settings, protect_logs, redact, rejection
+from . import options_from_settings, protect_logs, rejection
 from .convert import (
     BotIdentity,
     Converted,

@@ -28,6 +28,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.types import (
     ChatType,
     InboundMessage,
@@ -37,7 +38,7 @@ from hermes_gateway.core.types import (
     SessionSource,
 )
 
-from . import redact, rejection
+from . import rejection
 
 _CHAT_TYPES = {
     "private": ChatType.DM,

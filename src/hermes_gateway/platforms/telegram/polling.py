@@ -15,9 +15,10 @@ from telegram import Bot
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from hermes_gateway.config.secrets import redact
 from hermes_gateway.platforms.connection import Backoff, StatusLatch
 
-from . import ALLOWED_UPDATES, TelegramOptions, redact, rejection
+from . import ALLOWED_UPDATES, TelegramOptions, rejection
 from .convert import retry_seconds
 
 log = logging.getLogger("hermes.telegram")
