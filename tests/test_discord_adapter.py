@@ -1,17 +1,20 @@
 """Discord: the real engine and adapter (discord.py) against the loopback gateway + REST peer —
 options, the mention rule, threads and auto-threads, processing reactions, approval buttons,
-slash commands, roles, the gateway's resume after an outage, and error handling."""
+slash commands, roles, files both ways, the gateway's resume after an outage, and error
+handling."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+from pathlib import Path
 
 import pytest
 
 from hermes_gateway.config.schema import PlatformSettings
 from hermes_gateway.core.events import PlatformStatusChanged
-from hermes_gateway.core.types import OutboundMessage
+from hermes_gateway.core.types import Attachment, MessageKind, OutboundMessage
 from hermes_gateway.home import HermesHome
 from hermes_gateway.platforms.base import AdapterContext
 from hermes_gateway.platforms.discord import DEFAULT_API_BASE, options_from_settings
@@ -330,3 +333,167 @@ async def test_auto_thread_falls_back_to_the_channel_when_refused(
         await discord_peer.message(ALICE, GROUP_ID, "hello", mention=True)
         [reply] = await discord_peer.wait_messages(GROUP_ID, 1)
     assert reply["thread"] == "" and reply["content"] == "answered in the channel"
+
+
+# -- files ------------------------------------------------------------------------------------
+PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
+PDF = b"%PDF-1.4 a small report"
+
+
+async def post_with_files(peer, user, channel, content, files, mention=False) -> dict:
+    """A user's message with attachments: files are (name, content type, bytes[, size to
+    claim])."""
+    attachments = [
+        {
+            "filename": name,
+            "content_type": kind,
+            "data": base64.b64encode(data).decode(),
+            **({"size": rest[0]} if rest else {}),
+        }
+        for name, kind, data, *rest in files
+    ]
+    body = {"user": user, "channel": channel, "content": content, "mention": mention}
+    return await peer.call("POST", "/_peer/message", json={**body, "attachments": attachments})
+
+
+async def files_of(peer, message_id: str = "") -> dict:
+    """{files: [{filename, content_type, size, data (bytes)}], fetches: [CDN paths served]}."""
+    found = await peer.call("GET", "/_peer/files", params={"message": message_id})
+    for item in found["files"]:
+        item["data"] = base64.b64decode(item["data"])
+    return found
+
+
+async def test_a_photo_and_a_document_reach_the_model_as_saved_files(
+    tmp_path, openai_peer, discord_peer
+):
+    openai_peer.script([{"text": "got both"}])
+    home = home_for(tmp_path, openai_peer)
+    dm = discord_peer.dm(ALICE)
+    async with running_engine(home, discord_peer.env()):
+        # Group chatter the bot will not answer: its file is not worth a download.
+        await post_with_files(discord_peer, BOB, GROUP_ID, "fyi", [("x.png", "image/png", PNG)])
+        sent = await post_with_files(
+            discord_peer,
+            ALICE,
+            dm,
+            "what do you make of these?",
+            [("cat photo.png", "image/png", PNG), ("../report.pdf", "application/pdf", PDF)],
+        )
+        [reply] = await discord_peer.wait_messages(dm, 1)
+    assert reply["content"] == "got both"
+    photo_id, pdf_id = (a["id"] for a in sent["attachments"])
+    cache = home / "cache" / "discord"
+    photo, pdf = cache / f"{photo_id}_cat_photo.png", cache / f"{pdf_id}_.._report.pdf"
+    assert sorted(cache.iterdir()) == sorted([photo, pdf]), "names are made safe, in the cache"
+    assert photo.read_bytes() == PNG and pdf.read_bytes() == PDF
+    prompt = openai_peer.requests()[0]["body"]["messages"][-1]["content"]
+    assert prompt.startswith("what do you make of these?")
+    assert f"[attached photo: {photo.name} (image/png, {len(PNG)} bytes) saved at {photo}]" in (
+        prompt
+    )
+    assert f"[attached document: {pdf.name} (application/pdf, {len(PDF)} bytes)" in prompt
+    fetched = (await files_of(discord_peer))["fetches"]
+    assert len(fetched) == 2 and all(f"/{dm}/" in path for path in fetched)
+
+
+async def test_an_oversize_file_is_skipped_with_a_note(tmp_path, openai_peer, discord_peer):
+    openai_peer.script([{"text": "noted"}])
+    home = home_for(tmp_path, openai_peer)
+    big = b"\0" * (600 * 1024)
+    env = discord_peer.env(max_file_mb="0.5")
+    async with running_engine(home, env):
+        await post_with_files(
+            discord_peer,
+            ALICE,
+            GROUP_ID,
+            "two big ones",
+            [
+                ("big.bin", "application/octet-stream", big),
+                ("liar.bin", "", big, 10),  # says 10 bytes: caught once fetched
+                ("ok.txt", "text/plain", b"small"),
+            ],
+            mention=True,
+        )
+        await discord_peer.wait_messages(GROUP_ID, 1)
+    prompt = openai_peer.requests()[0]["body"]["messages"][-1]["content"]
+    assert "[file too large: big.bin (0.6 MB); it was not downloaded]" in prompt
+    assert "[file too large: liar.bin (0.6 MB); it was not downloaded]" in prompt
+    assert "[attached document: " in prompt and "ok.txt (text/plain, 5 bytes)" in prompt
+    [saved] = (home / "cache" / "discord").iterdir()
+    assert saved.name.endswith("_ok.txt")
+    fetched = (await files_of(discord_peer))["fetches"]
+    assert not any("big.bin" in path for path in fetched), "the size was checked first"
+
+
+async def test_a_failed_download_falls_back_to_the_media_proxy(adapter, discord_peer):
+    await discord_peer.fail("GET /cdn/attachments", status=500)
+    voice = {"filename": "voice-message.ogg", "content_type": "audio/ogg", "data": "T2dnUw=="}
+    body = {"user": ALICE, "channel": discord_peer.dm(ALICE), "content": ""}
+    await discord_peer.call("POST", "/_peer/message", json={**body, "attachments": [voice]})
+    [message] = await poll(lambda: asyncio.sleep(0, adapter.received), bool, 10, "a message")
+    [saved] = message.attachments
+    assert saved.kind is MessageKind.AUDIO and saved.mime_type == "audio/ogg"
+    assert Path(saved.path).read_bytes() == b"OggS" and message.kind is MessageKind.AUDIO
+    assert message.text == ""  # the engine describes the file; the adapter adds no note
+    fetched = (await files_of(discord_peer))["fetches"]
+    assert len(fetched) == 1 and fetched[0].startswith("/media/attachments/")
+
+
+async def test_a_media_line_in_a_reply_uploads_the_file(tmp_path, openai_peer, discord_peer):
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"a,b\n1,2\n")
+    openai_peer.script([{"text": f"Here is the report.\nMEDIA: {report}"}])
+    dm = discord_peer.dm(ALICE)
+    async with running_engine(home_for(tmp_path, openai_peer), discord_peer.env()):
+        await discord_peer.message(ALICE, dm, "send me the report")
+        text, upload = await discord_peer.wait_messages(dm, 2)
+    assert text["content"] == "Here is the report." and text["files"] == []
+    assert upload["files"] == ["report.csv"]
+    [stored] = (await files_of(discord_peer, upload["id"]))["files"]
+    assert stored["data"] == b"a,b\n1,2\n" and stored["content_type"] == "text/csv"
+    [posted] = [e for e in await discord_peer.log("message") if e["id"] == upload["id"]]
+    assert posted["body"]["attachments"] == [{"id": 0, "filename": "report.csv"}]
+    assert posted["body"]["allowed_mentions"]["parse"] == []
+
+
+async def test_text_buttons_and_many_files_go_in_as_few_messages_as_allowed(
+    adapter, discord_peer, tmp_path
+):
+    dm = discord_peer.dm(ALICE)
+    asked = await discord_peer.message(ALICE, dm, "files please")
+    paths = []
+    for index in range(12):
+        path = tmp_path / f"part{index}.txt"
+        path.write_bytes(f"part {index}".encode())
+        paths.append(Attachment(str(path), MessageKind.DOCUMENT, "text/plain", path.stat().st_size))
+    message = OutboundMessage(
+        dm, "twelve parts", reply_to=asked["id"], attachments=tuple(paths), buttons=(("Ok", "x"),)
+    )
+    sent = await adapter.send(message)
+    assert sent.ok
+    first, second = await discord_peer.messages(dm)
+    assert sent.message_id == first["id"] and first["content"] == "twelve parts"
+    assert first["files"] == [f"part{i}.txt" for i in range(10)]  # Discord's 10 a message
+    assert second["files"] == ["part10.txt", "part11.txt"] and second["content"] == ""
+    assert first["components"] and not second["components"]
+    posted = await discord_peer.log("message")
+    assert posted[0]["body"]["message_reference"]["message_id"] == asked["id"]
+    stored = (await files_of(discord_peer, second["id"]))["files"]
+    assert [f["data"] for f in stored] == [b"part 10", b"part 11"]
+
+
+async def test_unsendable_files_fail_clearly_and_are_not_retried(adapter, discord_peer, tmp_path):
+    dm = discord_peer.dm(ALICE)
+    missing = Attachment(str(tmp_path / "gone.pdf"), MessageKind.DOCUMENT)
+    result = await adapter.send(OutboundMessage(dm, "", attachments=(missing,)))
+    assert not result.ok and not result.retryable
+    assert result.error.startswith(f"cannot read {tmp_path / 'gone.pdf'}")
+    huge = tmp_path / "huge.bin"
+    huge.write_bytes(b"\0" * (10 * 1024 * 1024 + 1))  # over the 10 MB a message may carry
+    result = await adapter.send(
+        OutboundMessage(dm, "", attachments=(Attachment(str(huge), MessageKind.DOCUMENT),))
+    )
+    assert not result.ok and not result.retryable
+    assert "refused the upload as too large" in result.error
+    assert await discord_peer.messages(dm) == []

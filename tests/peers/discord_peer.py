@@ -1,7 +1,8 @@
 """A loopback Discord: the REST API under /api/v10 (the calls discord.py makes for a bot that
-logs in, sends, edits, types, reacts, starts threads, syncs slash commands and answers
-interactions) and the gateway websocket at /gateway (discord_gateway.py), plus a /_peer/...
-control API through which a test acts as users and reads what the bot did.
+logs in, sends (with files), edits, types, reacts, starts threads, syncs slash commands and
+answers interactions), the gateway websocket at /gateway (discord_gateway.py), the CDN that
+serves attachments (discord_cdn.py), plus a /_peer/... control API through which a test acts as
+users and reads what the bot did.
 
     python -m tests.peers.discord_peer --port 0 [--token T]   prints "PORT <n>" first
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import secrets
 from typing import Any
@@ -17,6 +19,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from tests.peers.discord_cdn import UPLOAD_LIMIT, BadForm, read_upload
 from tests.peers.discord_gateway import Gateway
 from tests.peers.discord_world import (
     APP_ID,
@@ -53,9 +56,12 @@ class DiscordPeer:
     # -- REST ------------------------------------------------------------------------------
     @web.middleware
     async def authorize(self, request: web.Request, handler):
-        if not request.path.startswith(API) or request.path.startswith(f"{API}/interactions/"):
+        files = request.path.startswith(("/cdn/", "/media/"))  # no token: signed URLs
+        if not files and (
+            not request.path.startswith(API) or request.path.startswith(f"{API}/interactions/")
+        ):
             return await handler(request)  # interaction callbacks carry their own token
-        if request.headers.get("Authorization") != f"Bot {self.world.token}":
+        if not files and request.headers.get("Authorization") != f"Bot {self.world.token}":
             return _error(401, "401: Unauthorized")
         for rule in self.failures:
             if rule["times"] > 0 and rule["route"] in f"{request.method} {request.path}":
@@ -90,17 +96,36 @@ class DiscordPeer:
         channel = request.match_info["channel"]
         if not self.world.knows_channel(channel):
             return _error(404, "Unknown Channel", 10003)
-        body = await request.json()
+        uploads: list[dict[str, Any]] = []
+        try:
+            if request.content_type == "multipart/form-data":
+                body, uploads = await read_upload(request)
+            else:
+                body = await request.json()
+        except BadForm as exc:
+            return _error(exc.status, str(exc), exc.code)
         content = body.get("content") or ""
         if len(content) > 2000:
             return _error(
                 400, "Invalid Form Body: content: Must be 2000 or fewer in length.", 50035
             )
+        if not content and not uploads and not body.get("components"):
+            return _error(400, "Cannot send an empty message", 50006)
+        attachments = [
+            self._attachment(request.host, channel, u["filename"], u["content_type"], u["data"])
+            for u in uploads
+        ]
         reference = (body.get("message_reference") or {}).get("message_id", "")
         data = self.world.message(
-            channel, BOT_ID, content, reply_to=str(reference), components=body.get("components")
+            channel,
+            BOT_ID,
+            content,
+            reply_to=str(reference),
+            components=body.get("components"),
+            attachments=attachments,
         )
-        self.world.record("message", channel_id=channel, id=data["id"], body=body)
+        files = [{k: u[k] for k in ("filename", "content_type")} for u in uploads]
+        self.world.record("message", channel_id=channel, id=data["id"], body=body, files=files)
         await self.gateway.dispatch("MESSAGE_CREATE", data)  # Discord echoes the bot's own too
         return _json(data)
 
@@ -185,7 +210,8 @@ class DiscordPeer:
     # -- control -----------------------------------------------------------------------------
 
     async def control_message(self, request: web.Request) -> web.Response:
-        """A user posts: {user, channel, content, mention?, thread?, reply_to?}."""
+        """A user posts: {user, channel, content, mention?, thread?, reply_to?, attachments?}
+        with attachments as [{filename, content_type?, data (base64), size? (what to claim)}]."""
         body = await request.json()
         author, channel = str(body["user"]), str(body["channel"])
         content = str(body.get("content", ""))
@@ -197,11 +223,48 @@ class DiscordPeer:
         mentions: tuple[str, ...] = ()
         if body.get("mention"):
             content, mentions = f"<@{BOT_ID}> {content}", (BOT_ID,)
+        attachments = [
+            self._attachment(
+                request.host,
+                channel,
+                str(f["filename"]),
+                str(f.get("content_type") or ""),
+                base64.b64decode(f.get("data") or ""),
+                f.get("size"),
+            )
+            for f in body.get("attachments") or []
+        ]
         data = self.world.message(
-            channel, author, content, mentions=mentions, reply_to=str(body.get("reply_to") or "")
+            channel,
+            author,
+            content,
+            mentions=mentions,
+            reply_to=str(body.get("reply_to") or ""),
+            attachments=attachments,
         )
         await self.gateway.dispatch("MESSAGE_CREATE", data)
-        return _json({"id": data["id"], "channel_id": channel})
+        return _json({"id": data["id"], "channel_id": channel, "attachments": attachments})
+
+    def _attachment(
+        self,
+        host: str,
+        channel: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        stored = self.world.cdn.store(self.world.ids.next(), channel, filename, content_type, data)
+        return self.world.cdn.attachment(stored, host, size)
+
+    async def cdn(self, request: web.Request) -> web.Response:
+        return await self.world.cdn.serve(request)
+
+    async def control_files(self, request: web.Request) -> web.Response:
+        """The files of a message ({message}), bytes in base64, and every CDN path fetched."""
+        message = self.world.messages.get(request.query.get("message", ""), {})
+        stored = [self.world.cdn.files[a["id"]] for a in message.get("attachments", [])]
+        return _json({"files": [s.describe() for s in stored], "fetches": self.world.cdn.fetches})
 
     async def control_thread(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -323,12 +386,15 @@ class DiscordPeer:
         return _json({"ok": True})
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self.authorize])
+        # Room for uploads past Discord's limit, so that the peer (not aiohttp) refuses them.
+        app = web.Application(middlewares=[self.authorize], client_max_size=4 * UPLOAD_LIMIT)
         channel = f"{API}/channels/{{channel}}"
         message = f"{channel}/messages/{{message}}"
         app.add_routes(
             [
                 web.get("/gateway", self.gateway_socket),
+                web.get("/cdn/attachments/{channel}/{file}/{name}", self.cdn),
+                web.get("/media/attachments/{channel}/{file}/{name}", self.cdn),
                 web.get(f"{API}/users/@me", self.me),
                 web.get(f"{API}/oauth2/applications/@me", self.application),
                 web.get(f"{API}/gateway/bot", self.gateway_bot),
@@ -357,6 +423,7 @@ class DiscordPeer:
                 web.get("/_peer/messages", self.control_messages),
                 web.get("/_peer/log", self.control_log),
                 web.get("/_peer/reactions", self.control_reactions),
+                web.get("/_peer/files", self.control_files),
             ]
         )
         return app

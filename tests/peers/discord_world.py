@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.peers.discord_cdn import Cdn
+
 DISCORD_EPOCH_MS = 1420070400000
 BOT_ID = "900000000000000001"
 APP_ID = BOT_ID  # a bot's application id is its user id
@@ -149,6 +151,7 @@ class World:
     reactions: dict[str, list[str]] = field(default_factory=dict)  # message id -> bot's emoji
     commands: list[dict[str, Any]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)  # REST calls, oldest first
+    cdn: Cdn = field(default_factory=Cdn)  # attachments, uploaded by users or the bot
 
     def record(self, kind: str, **fields: Any) -> dict[str, Any]:
         entry = {"seq": len(self.log) + 1, "kind": kind, **fields}
@@ -226,6 +229,7 @@ class World:
         mentions: tuple[str, ...] = (),
         reply_to: str = "",
         components: list | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         guild_id = self.guild_of(channel_id)
         data: dict[str, Any] = {
@@ -239,7 +243,7 @@ class World:
             "mention_everyone": False,
             "mentions": [self._mentioned(uid, guild_id) for uid in mentions],
             "mention_roles": [],
-            "attachments": [],
+            "attachments": attachments or [],
             "embeds": [],
             "pinned": False,
             "type": 19 if reply_to else 0,
@@ -288,6 +292,7 @@ class World:
                         "edits": self.edits.get(data["id"], 0),
                         "components": data.get("components", []),
                         "reactions": self.reactions.get(data["id"], []),
+                        "files": [a["filename"] for a in data["attachments"]],
                     }
                 )
         return sorted(found, key=lambda m: int(m["id"]))

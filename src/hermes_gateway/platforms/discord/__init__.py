@@ -4,6 +4,7 @@
     client.py     discord.Client with our REST base and gateway URL, and crash-proof parsers
     convert.py    Message / Interaction -> InboundMessage, mentions, threads; buttons, commands
     errors.py     discord.py exceptions as SendResults and as connect() failures
+    files.py      attachments: downloads into the cache (size limit), multipart uploads
     reactions.py  👀 / ✅ / ❌ on the user's message while a turn runs (from engine events)
     roles.py      DISCORD_ALLOWED_ROLES: which users a role lets in
 
@@ -39,6 +40,12 @@ class DiscordOptions:
     global_rate: float = 40.0
     # Seconds connect() waits for the first READY before it returns (the client keeps trying).
     ready_timeout: float = 10.0
+    # Inbound attachments larger than this are not downloaded (the text says so instead).
+    max_file_mb: float = 25.0
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
 
     def __repr__(self) -> str:  # never show the token
         return f"DiscordOptions(api_base={self.api_base!r}, gateway_url={self.gateway_url!r})"
@@ -66,6 +73,7 @@ def options_from_settings(settings: Any) -> DiscordOptions:
         per_chat_rate=extra.number("per_chat_rate", 1.0),
         global_rate=extra.number("global_rate", 40.0),
         ready_timeout=extra.number("ready_timeout", 10.0, low=0.1),
+        max_file_mb=extra.number("max_file_mb", 25.0),
     )
 
 

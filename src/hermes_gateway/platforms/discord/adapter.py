@@ -4,6 +4,7 @@ connection loop around discord.py's own resume-and-reconnect."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -19,6 +20,7 @@ from . import DEFAULT_API_BASE, options_from_settings
 from .client import HermesClient
 from .convert import command_payloads, components
 from .errors import INTENTS, DiscordAuthError, describe, rejected, result_from_error
+from .files import UnreadableFile, batches, upload
 from .inbound import Inbound
 
 log = logging.getLogger("hermes.discord")
@@ -42,6 +44,8 @@ class DiscordAdapter(Adapter):
         typing=True,
         threads=True,
         reactions=True,
+        images=True,
+        files=True,
         buttons=True,
         per_chat_rate=1.0,
         global_rate=40.0,
@@ -58,7 +62,8 @@ class DiscordAdapter(Adapter):
             intents=intents(),
             on_event=self._on_event,
         )
-        self.inbound = Inbound(self.client, self.options, context, settings)
+        cache = context.home.cache_dir / "discord"
+        self.inbound = Inbound(self.client, self.options, context, settings, cache)
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._backoff = Backoff()
@@ -190,9 +195,11 @@ class DiscordAdapter(Adapter):
         channel = message.thread_id or message.chat_id
         if not channel.isdigit():
             return _no_channel(channel)
-        if not message.text.strip():
+        if not message.text.strip() and not message.attachments:
             return SendResult(ok=False, error="an empty Discord message", retryable=False)
-        payload: dict[str, Any] = {"content": message.text, "allowed_mentions": NO_PINGS}
+        payload: dict[str, Any] = {"allowed_mentions": NO_PINGS}
+        if message.text.strip():
+            payload["content"] = message.text
         if message.reply_to.isdigit():
             payload["message_reference"] = {
                 "message_id": message.reply_to,
@@ -200,6 +207,8 @@ class DiscordAdapter(Adapter):
             }
         if message.buttons:
             payload["components"] = components(message.buttons)
+        if message.attachments:
+            return await self._send_files(channel, payload, message)
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel)
         try:
             sent = await self.client.http.request(route, json=payload)
@@ -209,6 +218,29 @@ class DiscordAdapter(Adapter):
         if message.buttons:
             self.inbound.buttons_sent(channel, message_id, message.buttons)
         return SendResult(ok=True, message_id=message_id)
+
+    async def _send_files(
+        self, channel: str, payload: dict[str, Any], message: OutboundMessage
+    ) -> SendResult:
+        """The text, reply and buttons go with the first 10 files; more files follow in
+        messages of their own. The result names the first message."""
+        first = ""
+        for batch in batches(message.attachments):
+            try:
+                sent = await upload(self.client.http, channel, payload, batch)
+            except UnreadableFile as exc:
+                result = SendResult(ok=False, error=str(exc), retryable=False)
+            except Exception as exc:
+                result = result_from_error(exc, self.options.token)
+            else:
+                if not first and message.buttons:
+                    self.inbound.buttons_sent(channel, str(sent["id"]), message.buttons)
+                first = first or str(sent["id"])
+                payload = {"allowed_mentions": NO_PINGS}
+                continue
+            # Part of the message is out: resending would repeat it.
+            return dataclasses.replace(result, retryable=False) if first else result
+        return SendResult(ok=True, message_id=first)
 
     async def edit(
         self, chat_id: str, message_id: str, text: str, parse_mode: str = ""

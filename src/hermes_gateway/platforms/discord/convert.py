@@ -1,19 +1,27 @@
 """Conversions between discord.py's objects and ours, as pure functions.
 
 In: Message / slash-command Interaction -> InboundMessage (DMs, guild channels, threads, the
-mention rule). Out: buttons as message components, the command menu as application commands.
+mention rule), attachments as RemoteFiles (inbound.py downloads them). Out: buttons as message components, the command menu as application commands.
 
 A Discord thread is a channel of its own: a message in a thread has chat_id = thread_id = the
 thread's channel id, so replies, typing and approval prompts all land in the thread."""
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from dataclasses import dataclass
 
 import discord
 
-from hermes_gateway.core.types import ChatType, InboundMessage, Platform, SessionSource
+from hermes_gateway.core.types import (
+    ChatType,
+    InboundMessage,
+    MessageKind,
+    Platform,
+    SessionSource,
+)
+from hermes_gateway.platforms.downloads import RemoteFile, kind_of
 
 # Messages users type; joins, pins, "thread created" notices and the like are not for the agent.
 _CONVERSATION = (discord.MessageType.default, discord.MessageType.reply)
@@ -71,7 +79,6 @@ def convert_message(
             or place.thread_owner == bot_id  # a thread the bot started is a conversation with it
         )
         text = strip_mention(text, bot_id)
-    text = with_attachment_names(text, message.attachments)
     source = SessionSource(
         platform=Platform.DISCORD,
         chat_id=place.chat_id,
@@ -86,6 +93,7 @@ def convert_message(
         source=source,
         message_id=str(message.id),
         text=text,
+        kind=file_kind(message.attachments[0]) if message.attachments else MessageKind.TEXT,
         reply_to=str(reference.message_id) if reference and reference.message_id else "",
         timestamp=message.created_at.timestamp(),
         addressed=addressed,
@@ -135,13 +143,23 @@ def strip_mention(text: str, bot_id: int) -> str:
     return stripped.strip() if stripped != text else text
 
 
-def with_attachment_names(text: str, attachments: list[discord.Attachment]) -> str:
-    """Files are not downloaded: the agent is told what was attached."""
-    if not attachments:
-        return text
-    names = ", ".join(a.filename for a in attachments)
-    note = f"[attached: {names}]"
-    return f"{text}\n{note}" if text else note
+def remote_files(attachments: list[discord.Attachment]) -> tuple[RemoteFile, ...]:
+    """A message's attachments, to download (Discord says each one's type and size)."""
+    return tuple(
+        RemoteFile(str(a.id), a.filename or str(a.id), _mime(a), int(a.size or 0), file_kind(a))
+        for a in attachments
+    )
+
+
+def file_kind(attachment: discord.Attachment) -> MessageKind:
+    if attachment.is_voice_message():  # recorded in the app: it carries a waveform
+        return MessageKind.VOICE
+    return kind_of(_mime(attachment))
+
+
+def _mime(attachment: discord.Attachment) -> str:
+    declared = (attachment.content_type or "").split(";", 1)[0].strip()
+    return declared or mimetypes.guess_type(attachment.filename or "")[0] or ""
 
 
 def thread_name(text: str) -> str:

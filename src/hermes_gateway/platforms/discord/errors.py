@@ -18,6 +18,10 @@ INTENTS = (
     "Discord refused the Message Content intent (close code 4014). Turn on MESSAGE CONTENT "
     "INTENT under your app → Bot → Privileged Gateway Intents, then restart the gateway."
 )
+TOO_LARGE = (
+    "Discord refused the upload as too large ({}); a message may carry up to 10 MB of files "
+    "(more in boosted servers)"
+)
 UNKNOWN_CODES = (10003, 10008, 10013, 50001, 50007)  # unknown channel/message/user, no access
 
 
@@ -44,6 +48,8 @@ def result_from_error(exc: BaseException, token: str = "") -> SendResult:
             return SendResult(ok=False, error=rejected(error), retryable=False, kind="auth")
         if exc.status in (403, 404) or exc.code in UNKNOWN_CODES:
             return SendResult(ok=False, error=error, retryable=False, kind="not_found")
+        if exc.status == 413 or exc.code == 40005:
+            return SendResult(ok=False, error=TOO_LARGE.format(error), retryable=False)
         if exc.status == 400 and "length" in error.lower():
             return SendResult(ok=False, error=error, retryable=False, kind="too_long")
         if exc.status == 429 or exc.status >= 500:

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -27,6 +28,7 @@ from .convert import (
     thread_name,
 )
 from .errors import describe
+from .files import with_files
 from .reactions import StatusReactions
 from .roles import RoleGate
 
@@ -47,8 +49,10 @@ class Inbound:
         options: DiscordOptions,
         context: AdapterContext,
         settings: Any = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.client = client
+        self.cache_dir = cache_dir  # where attachments go; None: they are not downloaded
         self.options = options
         self.context = context
         self.roles = RoleGate(options.allowed_roles)
@@ -123,6 +127,10 @@ class Inbound:
             log.warning("discord: skipped a malformed message %s: %s", message.id, exc)
             return None
         await self._learn_roles(message.author, place.chat_type)
+        if self.cache_dir is not None and message.attachments:  # only addressed ones are fetched
+            inbound = await with_files(
+                inbound, message.attachments, self.cache_dir, self.options.max_file_bytes
+            )
         home = str(message.channel.id)
         if self.options.auto_thread and place.chat_type is ChatType.GROUP and inbound.addressed:
             inbound = await self._in_new_thread(inbound, home)
