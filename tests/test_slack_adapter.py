@@ -1,15 +1,25 @@
 """Slack: the real engine and adapter (slack-sdk's AsyncWebClient + aiohttp SocketModeClient)
 against the loopback Slack peer and the scripted model — DMs, threads in channels, the mention
 rule, mrkdwn, streaming by chat.update, approval buttons, acks and redelivery, reconnects,
-token errors, malformed envelopes, options."""
+token errors, malformed envelopes, options, files both ways."""
 
 import asyncio
+import base64
 import logging
 import re
+from contextlib import asynccontextmanager
 
+import aiohttp
+import httpx
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from hermes_gateway.config.schema import PlatformSettings
+from hermes_gateway.core.types import Attachment, MessageKind, OutboundMessage
+from hermes_gateway.platforms.slack.adapter import SlackAdapter
+from hermes_gateway.platforms.slack.files import DownloadError, FileDownloader, SlackFile
 from hermes_gateway.platforms.slack.names import Names
+from tests.adapter_harness import Harness
 from tests.helpers import peer_config, running_engine, write_config
 from tests.peers.slack_fixtures import (  # noqa: F401
     ALICE,
@@ -17,6 +27,7 @@ from tests.peers.slack_fixtures import (  # noqa: F401
     DMS,
     GENERAL,
     STRANGER,
+    shared_file,
     slack_peer_fixture,
 )
 from tests.test_agent_runtime_e2e import call
@@ -39,6 +50,19 @@ async def until(check, timeout: float = 10.0):
             return result
         await asyncio.sleep(0.05)
     raise TimeoutError("condition not met")
+
+
+@asynccontextmanager
+async def adapter_for(tmp_path, peer):
+    """The adapter alone, connected to the peer, with a stand-in for the engine."""
+    extra = {"app_token": peer.app_token, "api_url": peer.api_url, "processing_reaction": "false"}
+    settings = PlatformSettings("slack", True, token=peer.bot_token, extra=extra)
+    adapter = SlackAdapter(settings, Harness(tmp_path / "home").context)
+    await adapter.connect()
+    try:
+        yield adapter
+    finally:
+        await adapter.disconnect()
 
 
 async def connected(engine) -> None:
@@ -392,3 +416,156 @@ async def test_a_typed_command_gets_no_eyes(tmp_path, openai_peer, slack_peer):
     added = await slack_peer.ops("reactions.add")
     assert [op["timestamp"] for op in added] == [asked["ts"]]
     assert status["seq"] < added[0]["seq"]
+
+
+# -- files ---------------------------------------------------------------------------------------
+async def test_a_file_shared_in_a_dm_is_saved_and_its_path_reaches_the_model(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "nice picture"}])
+    png = b"\x89PNG\r\n\x1a\npixels"
+    spec = shared_file("cat photo.png", png, "image/png")
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        sent = await slack_peer.message(ALICE, DMS[ALICE], "", files=[spec])
+        [reply] = await slack_peer.wait(1, method="chat.postMessage")
+    assert reply["message"]["text"] == "nice picture"
+    [saved] = (home / "cache" / "slack").iterdir()
+    assert saved.read_bytes() == png and saved.name.endswith("cat_photo.png")
+    prompt = openai_peer.requests()[0]["body"]["messages"][-1]["content"]
+    assert (
+        prompt == f"[attached photo: {saved.name} (image/png, {len(png)} bytes) saved at {saved}]"
+    )
+    [download] = await slack_peer.downloads()
+    assert download == {"file_id": sent["files"][0]["id"], "authorized": True, "status": 200}
+    assert (await slack_peer.stats())["pending"] == 0
+
+
+async def test_a_file_with_a_mention_in_a_channel_is_fetched_once_and_chatter_not_at_all(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "read it"}])
+    doc = shared_file("notes.txt", b"meeting at noon", "text/plain")
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(BOB, GENERAL, "not for the bot", files=[doc])
+        await slack_peer.message(ALICE, GENERAL, "summarise this", mention=True, files=[doc])
+        [reply] = await slack_peer.wait(1, method="chat.postMessage")
+    assert len(await slack_peer.downloads()) == 1  # message + app_mention, one download
+    prompt = openai_peer.requests()[0]["body"]["messages"][-1]["content"]
+    assert prompt.startswith("summarise this\n[attached document: ")
+    assert "(text/plain, 15 bytes)" in prompt
+    assert (await slack_peer.stats())["pending"] == 0
+
+
+async def test_an_oversize_file_is_skipped_with_a_note(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "too big"}, {"text": "still too big"}])
+    said = shared_file("big.bin", b"x" * 4096, "application/octet-stream")
+    # The event claims a small size, the bytes served are not: caught while reading.
+    understated = shared_file("sly.bin", b"y" * 4096, "application/octet-stream", size=10)
+    async with running_engine(home, slack_peer.env(max_file_mb="0.001")) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "look", files=[said])
+        [first] = await slack_peer.wait(1, method="chat.postMessage")
+        sly = await slack_peer.message(ALICE, DMS[ALICE], "and this", files=[understated])
+        await slack_peer.wait(1, method="chat.postMessage", since=first["seq"])
+    prompts = [r["body"]["messages"][-1]["content"] for r in openai_peer.requests()]
+    assert prompts[0] == "look\n[file too large: big.bin (0.0 MB); it was not downloaded]"
+    assert prompts[1] == "and this\n[file too large: sly.bin (0.0 MB); it was not downloaded]"
+    # The file whose size was stated was never fetched; the other was, and not kept.
+    downloads = await slack_peer.downloads()
+    assert [d["file_id"] for d in downloads] == [sly["files"][0]["id"]]
+    assert not (home / "cache" / "slack").exists() or not list((home / "cache" / "slack").iterdir())
+
+
+async def test_file_urls_need_the_bot_token_and_the_adapter_sends_it(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "got it"}])
+    spec = shared_file("secret.pdf", b"%PDF-1.7 body", "application/pdf")
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        sent = await slack_peer.message(ALICE, DMS[ALICE], "file", files=[spec])
+        await slack_peer.wait(1, method="chat.postMessage")
+    url = sent["files"][0]["url_private_download"]
+    async with httpx.AsyncClient(trust_env=False) as http:
+        anonymous = await http.get(url)
+        wrong = await http.get(url, headers={"Authorization": "Bearer xoxb-not-it"})
+        right = await http.get(url, headers={"Authorization": f"Bearer {slack_peer.bot_token}"})
+    assert (anonymous.status_code, wrong.status_code) == (401, 401)
+    assert right.content == b"%PDF-1.7 body"
+    # The adapter's GET came first, with the token.
+    assert [d["authorized"] for d in await slack_peer.downloads()] == [True, False, False, True]
+    [saved] = (home / "cache" / "slack").iterdir()
+    assert saved.read_bytes() == b"%PDF-1.7 body"
+
+
+async def test_a_deleted_file_becomes_a_note_and_the_message_still_arrives(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "no file"}])
+    gone = {**shared_file("gone.txt", b"bytes", "text/plain"), "mode": "tombstone"}
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "here", files=[gone])
+        await slack_peer.wait(1, method="chat.postMessage")
+    prompt = openai_peer.requests()[0]["body"]["messages"][-1]["content"]
+    assert prompt == (
+        "here\n[file not downloaded: gone.txt (Slack gave no download address; it may be deleted)]"
+    )
+    assert await slack_peer.downloads() == []
+
+
+async def test_the_token_goes_only_to_slack_hosts(slack_peer):
+    async with aiohttp.ClientSession() as http:
+        downloader = FileDownloader(http, slack_peer.bot_token, "https://slack.com/api/")
+        assert downloader.trusted("https://files.slack.com/files-pri/T1-F1/download/a.png")
+        assert not downloader.trusted("http://files.slack.com/files-pri/T1-F1/a.png")
+        assert not downloader.trusted("https://files.slack.com.evil.example/a.png")
+        assert not downloader.trusted("https://evil.example/slack.com/a.png")
+        elsewhere = SlackFile("F1", "a.png", "image/png", 3, url="https://evil.example/a.png")
+        with pytest.raises(DownloadError, match="not a Slack file address"):
+            await downloader.fetch(elsewhere, 1000)
+
+
+async def test_a_reply_attachment_is_uploaded_into_the_thread(tmp_path, openai_peer, slack_peer):
+    home = home_for(tmp_path, openai_peer)
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"a,b\n1,2\n")
+    openai_peer.script([{"text": f"Here is the report.\nMEDIA: {report}"}])
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        root = await slack_peer.message(ALICE, GENERAL, "the report please", mention=True)
+        [text] = await slack_peer.wait(1, method="chat.postMessage")
+        [upload] = await slack_peer.wait(1, method="files.completeUploadExternal")
+    assert text["message"]["text"] == "Here is the report."
+    message = upload["message"]
+    assert (message["channel"], message["thread_ts"]) == (GENERAL, root["ts"])
+    [sent] = upload["files"]
+    assert sent["name"] == sent["title"] == "report.csv" and sent["length"] == 8
+    assert base64.b64decode(sent["data_b64"]) == b"a,b\n1,2\n"
+    assert text["seq"] < upload["seq"]
+
+
+async def test_an_upload_carries_the_text_as_its_comment(tmp_path, slack_peer):
+    """Straight through the adapter: text and a picture in one message in a DM."""
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(b"\x89PNG chart")
+    async with adapter_for(tmp_path, slack_peer) as adapter:
+        attachment = Attachment(str(picture), MessageKind.PHOTO, "image/png", 11)
+        message = OutboundMessage(DMS[ALICE], "the *chart*", parse_mode="mrkdwn",
+                                  attachments=(attachment,))  # fmt: skip
+        result = await adapter.send(message)
+        missing = Attachment(str(tmp_path / "nope.png"), MessageKind.PHOTO, "image/png", 1)
+        failed = await adapter.send(OutboundMessage(DMS[ALICE], "", attachments=(missing,)))
+    assert result.ok
+    [upload] = await slack_peer.ops("files.completeUploadExternal")
+    assert upload["message"]["text"] == "the *chart*"
+    assert upload["message"]["channel"] == DMS[ALICE] and upload["message"]["thread_ts"] == ""
+    assert base64.b64decode(upload["files"][0]["data_b64"]) == b"\x89PNG chart"
+    assert not failed.ok and not failed.retryable and "cannot read the attachment" in failed.error

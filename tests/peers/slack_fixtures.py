@@ -7,6 +7,7 @@ awaitable and never blocks the loop that must produce what it waits for).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -21,6 +22,14 @@ DMS = {ALICE: "D0ALICE", BOB: "D0BOB", STRANGER: "D0STRANGER"}
 GENERAL = "C0GENERAL"
 BOT_USER = "U0BOT"
 HTTP_TIMEOUT = 10.0
+
+
+def shared_file(name: str, data: bytes, mimetype: str, *, size: int | None = None) -> dict:
+    """A file for `message(..., files=[...])`; `size` is what the event claims, if not len."""
+    spec = {"name": name, "mimetype": mimetype, "content": base64.b64encode(data).decode()}
+    if size is not None:
+        spec["size"] = size
+    return spec
 
 
 class SlackPeerHandle:
@@ -123,6 +132,10 @@ class SlackPeerHandle:
             seen = [(op["method"], op.get("message", {}).get("text")) for op in found]
             raise TimeoutError(f"{len(found)} of {count} bot calls within {timeout:g} s: {seen}")
         return found
+
+    async def downloads(self) -> list[dict]:
+        """Every GET of a person's file: {file_id, authorized, status}."""
+        return await self._call("GET", "/_peer/downloads")
 
     async def stats(self) -> dict:
         return await self._call("GET", "/_peer/stats")

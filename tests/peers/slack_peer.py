@@ -11,6 +11,7 @@ out a one-use ws:// address; the socket sends `hello`, then `events_api` and `in
 envelopes, and forgets an envelope only when the client acknowledges its envelope_id: every
 unacknowledged envelope is sent again (retry_attempt + 1) on the next connection.
 
+Files (people's, served with the bot token; the bot's uploads): slack_peer_files.py.
 Control endpoints under /_peer/ (the user side; see slack_peer_control.py)."""
 
 from __future__ import annotations
@@ -184,7 +185,10 @@ def check_text(params: dict) -> str:
 
 class WebApi:
     def __init__(self, state: SlackState) -> None:
+        from tests.peers.slack_peer_files import PeerFiles
+
         self.state = state
+        self.files = PeerFiles(state)
         self.host = ""  # where the websocket is served: this server, as the client reached it
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -230,6 +234,8 @@ class WebApi:
             "reactions.remove": self.reactions_remove,
             "users.info": self.users_info,
             "conversations.info": self.conversations_info,
+            "files.getUploadURLExternal": lambda p: self.files.get_upload_url(self.host, p),
+            "files.completeUploadExternal": lambda p: self.files.complete(p, self._thread),
         }.get(method)
         if handler is None:
             raise ApiError("unknown_method")
@@ -264,6 +270,11 @@ class WebApi:
         if channel not in CHANNELS:
             raise ApiError("channel_not_found")
         return channel
+
+    def _thread(self, channel: str, thread_ts: str) -> None:
+        self._channel({"channel": channel})
+        if thread_ts and self.state.find(channel, thread_ts) is None:
+            raise ApiError("thread_not_found")
 
     def post_message(self, params: dict) -> dict:
         state, channel = self.state, self._channel(params)
@@ -399,11 +410,12 @@ async def socket_mode(request: web.Request) -> web.StreamResponse:
 
 def build_app(bot_token: str, app_token: str) -> web.Application:
     from tests.peers.slack_peer_control import add_control_routes
+    from tests.peers.slack_peer_files import add_file_routes
 
     state = SlackState(bot_token, app_token)
     api = WebApi(state)
     app = web.Application()
-    app["state"], app["api"] = state, api
+    app["state"], app["api"], app["files"] = state, api, api.files
 
     async def on_startup(app: web.Application) -> None:
         state.changed = asyncio.Event()  # bound to the serving loop
@@ -416,6 +428,7 @@ def build_app(bot_token: str, app_token: str) -> web.Application:
     app.router.add_route("*", "/api/{method}", api.handle)
     app.router.add_get("/link/", socket_mode)
     add_control_routes(app)
+    add_file_routes(app, api.files)
     return app
 
 

@@ -1,8 +1,9 @@
 """The user side of the Slack peer: control endpoints under /_peer/ that make people post,
 press buttons, and make the server misbehave; and views of what the bot did.
 
-    POST message   {user, channel, text, thread_ts?, mention?, subtype?, bot_id?}
-                   -> {ts, envelopes}; a channel message that mentions the bot arrives twice,
+    POST message   {user, channel, text, thread_ts?, mention?, subtype?, bot_id?, files?}
+                   -> {ts, envelopes, files}; files [{name, mimetype?, content (base64),
+                   size?}] are shared with it (subtype file_share); a channel message that mentions the bot arrives twice,
                    as `message` and `app_mention` events, as Slack sends them to an app that
                    subscribes to both
     POST slash     {user, channel, text, command?} -> {envelope_id} (slash_commands)
@@ -16,6 +17,7 @@ press buttons, and make the server misbehave; and views of what the bot did.
     GET  messages?channel=   the bot's messages there (threads included), as shown now
     GET  ops?method=&since=  the bot's successful Web API calls
     GET  wait?count=&method=&since=&timeout=   like ops, once there are `count` of them
+    GET  downloads           every GET of a file: {file_id, authorized, status}
     GET  stats               sockets, pending (unacknowledged) envelopes, opens, last_seq"""
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tests.peers.slack_peer import (
     SlackState,
     channel_type,
 )
+from tests.peers.slack_peer_files import shared_files
 
 
 def _state(request: web.Request) -> SlackState:
@@ -78,11 +81,19 @@ async def post_message(request: web.Request) -> web.Response:
     for key in ("subtype", "bot_id"):
         if key in body:
             event[key] = body[key]
+    files = []
+    if body.get("files"):
+        files = shared_files(request.app["files"], request.host, user, body["files"])
+        event.update(subtype=event.get("subtype", "file_share"), files=files, upload=False)
+        event["display_as_bot"] = False
+        state.messages[-1]["files"] = files
     envelopes = [await state.deliver("events_api", _event_payload(event))]
     if mention:
         mentioned = {**message, "type": "app_mention", "event_ts": ts, "team": TEAM}
+        if files:
+            mentioned["files"] = files
         envelopes.append(await state.deliver("events_api", _event_payload(mentioned)))
-    return web.json_response({"ts": ts, "envelopes": envelopes})
+    return web.json_response({"ts": ts, "envelopes": envelopes, "files": files})
 
 
 async def slash(request: web.Request) -> web.Response:
@@ -183,6 +194,7 @@ async def reset(request: web.Request) -> web.Response:
     state = _state(request)
     sockets, transports, changed = state.sockets, state.transports, state.changed
     state.reset()
+    request.app["files"].reset()
     state.sockets, state.transports, state.changed = (
         sockets,
         transports,

@@ -6,6 +6,7 @@ SocketModeClient) to receive, so the gateway needs no public URL.
     convert.py   Slack events -> InboundMessage (mentions, threads, DMs), errors -> SendResult
     blocks.py    Block Kit: buttons on a message, a press on one, the answered prompt
     names.py     user and channel names (users.info / conversations.info), cached
+    files.py     files shared with a message (downloaded with the bot token), uploads
 
 This module holds the adapter's options, read from `PlatformSettings` (`token` is the bot token,
 `extra` the rest: SLACK_APP_TOKEN -> extra["app_token"], SLACK_API_URL -> extra["api_url"]).
@@ -50,6 +51,11 @@ class SlackOptions:
     ping_interval: float = 5.0  # seconds between Socket Mode pings (a dead link shows in ~4x)
     # 👀 on a message while the agent works on it (needs the reactions:write scope).
     processing_reaction: bool = True
+    max_file_mb: float = 25.0  # files shared with a message larger than this are not fetched
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
 
     def __repr__(self) -> str:  # never show a token
         return f"SlackOptions(api_url={self.api_url!r})"
@@ -81,6 +87,7 @@ def options_from_settings(settings: Any) -> SlackOptions:
         global_rate=read.number("global_rate", 5.0),
         ping_interval=read.number("ping_interval", 5.0, low=0.1),
         processing_reaction=read.flag("processing_reaction", True),
+        max_file_mb=read.number("max_file_mb", 25.0),
     )
 
 

@@ -1,5 +1,5 @@
 """The Slack adapter: Socket Mode in, the Web API out; replies in threads, streaming by
-chat.update, approval prompts as Block Kit buttons."""
+chat.update, approval prompts as Block Kit buttons, files both ways (HERMES_HOME/cache/slack)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,21 @@ from collections import OrderedDict
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.actions import VERDICTS
-from hermes_gateway.core.types import Capabilities, OutboundMessage, Platform, SendResult
+from hermes_gateway.core.types import (
+    Capabilities,
+    InboundMessage,
+    OutboundMessage,
+    Platform,
+    SendResult,
+)
 from hermes_gateway.delivery.formatting import escape_html
 from hermes_gateway.platforms.base import Adapter, AdapterContext
+from hermes_gateway.platforms.downloads import with_downloads
 from hermes_gateway.platforms.extra import with_rates
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
@@ -27,11 +34,13 @@ from .convert import (
     SLASH_PREFIX,
     BotIdentity,
     MalformedEvent,
+    SlackMessage,
     parse_message_event,
     result_from_error,
     slash_to_inbound,
     to_inbound,
 )
+from .files import DownloadError, FileDownloader, shared_ts, upload_args
 from .names import Names
 from .socket import SlackAuthError, SocketLink
 
@@ -40,6 +49,7 @@ log = logging.getLogger("hermes.slack")
 PROCESSING_EMOJI = "eyes"
 FOLLOWED_THREADS = 5000  # threads the bot has spoken in, answered there without a new mention
 COMMANDS_SEEN = 256  # typed commands lately, which get no processing reaction
+WITH_FILES_SEEN = 256  # messages with files lately handed over (their downloads are done)
 HTTP_TIMEOUT = 30
 BUTTON_FAILED = "That did not work. Please try again."
 
@@ -54,8 +64,8 @@ class SlackAdapter(Adapter):
         typing=False,  # a classic bot has no typing indicator in the Web API
         threads=True,
         reactions=True,
-        images=False,
-        files=False,
+        images=True,
+        files=True,
         voice=False,
         buttons=True,
         per_chat_rate=1.0,
@@ -73,6 +83,9 @@ class SlackAdapter(Adapter):
         self._names: Names | None = None
         self._followed: OrderedDict[str, None] = OrderedDict()
         self._commands_seen: OrderedDict[str, None] = OrderedDict()
+        self._with_files_seen: OrderedDict[str, None] = OrderedDict()
+        self._cache = context.home.cache_dir / "slack"
+        self._downloader: FileDownloader | None = None
         self._tasks: set[asyncio.Task] = set()
         self._commands = {name.lstrip("/").lower() for name, _ in context.command_menu or []}
         self._reaction = ProcessingReaction(
@@ -93,6 +106,7 @@ class SlackAdapter(Adapter):
             logger=sdk_logger(self.options.bot_token, self.options.app_token),
         )
         self._names = Names(self._web)
+        self._downloader = FileDownloader(self._http, self.options.bot_token, self.options.api_url)
         self.link = SocketLink(
             self.options, self._web, self.handle_envelope, self._report, self._ensure_identity
         )
@@ -187,7 +201,29 @@ class SlackAdapter(Adapter):
                 self._follow(source.thread_id)
             if inbound.text.startswith("/"):  # answered at once: no 👀 waiting for a turn
                 _remember(self._commands_seen, inbound.message_id, COMMANDS_SEEN)
-        await self.context.deliver_inbound(inbound)
+        if not message.files:
+            await self.context.deliver_inbound(inbound)
+            return
+        # A mention comes as `message` and `app_mention`, and an envelope acked late (a big
+        # download) comes again: fetch its files once.
+        key = f"{message.channel}/{message.ts}"
+        if key in self._with_files_seen:
+            return
+        await self.context.deliver_inbound(await self._with_files(inbound, message))
+        if inbound.addressed:
+            _remember(self._with_files_seen, key, WITH_FILES_SEEN)
+
+    async def _with_files(self, inbound: InboundMessage, message: SlackMessage) -> InboundMessage:
+        downloader, limit = self._downloader, self.options.max_file_bytes
+        assert downloader is not None
+        return await with_downloads(
+            inbound,
+            message.files,
+            cache_dir=self._cache,
+            max_bytes=limit,
+            fetch=lambda ref: downloader.fetch(ref, limit),
+            errors=(DownloadError,),
+        )
 
     async def _on_press(self, press: Press) -> None:
         if self.context.deliver_action is None:
@@ -224,6 +260,12 @@ class SlackAdapter(Adapter):
         assert self._web is not None
         mrkdwn = message.parse_mode == "mrkdwn"
         text = message.text if mrkdwn else escape_html(message.text)
+        if message.attachments:
+            uploaded = await self._upload(message, "" if message.buttons else text)
+            if not uploaded.ok or not message.buttons:
+                return uploaded
+            # Buttons cannot ride on an upload: the text and its buttons follow as a message.
+            message = dataclasses.replace(message, attachments=())
         args: dict[str, Any] = {"channel": message.chat_id, "text": text}
         if message.thread_id:
             args["thread_ts"] = message.thread_id
@@ -238,6 +280,27 @@ class SlackAdapter(Adapter):
         if message.thread_id:
             self._follow(message.thread_id)
         return SendResult(ok=True, message_id=str(response.get("ts") or ""))
+
+    async def _upload(self, message: OutboundMessage, comment: str) -> SendResult:
+        """files.getUploadURLExternal, the bytes, files.completeUploadExternal (slack-sdk's
+        files_upload_v2): one message with every file and `comment` as its text."""
+        assert self._web is not None
+        try:
+            args = await upload_args(
+                message.attachments, message.chat_id, message.thread_id, comment
+            )
+        except OSError as exc:
+            error = f"cannot read the attachment: {exc.strerror or type(exc).__name__}"
+            return SendResult(ok=False, error=error, retryable=False)
+        try:
+            completion = await self._web.files_upload_v2(**args)
+        except SlackRequestError as exc:  # the upload URL refused the bytes
+            return SendResult(ok=False, error=self._clean(exc))
+        except Exception as exc:
+            return self.result_from_error(exc)
+        if message.thread_id:
+            self._follow(message.thread_id)
+        return SendResult(ok=True, message_id=shared_ts(completion, message.chat_id))
 
     async def edit(
         self, chat_id: str, message_id: str, text: str, parse_mode: str = ""

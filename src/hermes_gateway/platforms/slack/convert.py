@@ -1,6 +1,6 @@
 """Conversions between Slack's payloads and ours, as pure functions (Block Kit is blocks.py's).
 
-In: a `message` / `app_mention` event or a `/hermes` slash command -> InboundMessage (DM or
+In: a `message` / `app_mention` event (with the files shared with it) or a `/hermes` slash command -> InboundMessage (DM or
 channel, the mention rule, which thread a reply goes to). Out: Web API errors as SendResults."""
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from hermes_gateway.config.secrets import redact
 from hermes_gateway.core.types import (
     ChatType,
     InboundMessage,
+    MessageKind,
     Platform,
     SendResult,
     SessionSource,
 )
 
 from . import AUTH_ERRORS
+from .files import SlackFile, file_refs
 
 # Subtypes that are still a person's new message; the rest (message_changed, message_deleted,
 # bot_message, channel_join, ...) are not answered.
@@ -64,6 +66,7 @@ class SlackMessage:
     channel_type: str = ""
     mentioned: bool = False  # an app_mention event, or <@bot> in the text
     in_bot_thread: bool = False  # a reply in a thread whose first message is the bot's
+    files: tuple[SlackFile, ...] = ()  # shared with it, not downloaded yet
 
     @property
     def is_dm(self) -> bool:
@@ -100,7 +103,10 @@ def parse_message_event(event: Any, bot: BotIdentity) -> SlackMessage | None:
         raise MalformedEvent("thread_ts or channel_type is not a string")
     mentioned = kind == "app_mention" or _mention_token(bot.user_id) in text
     in_bot_thread = bool(thread_ts) and event.get("parent_user_id") == bot.user_id
-    return SlackMessage(channel, user, ts, text, thread_ts, channel_type, mentioned, in_bot_thread)
+    return SlackMessage(
+        channel, user, ts, text, thread_ts, channel_type, mentioned, in_bot_thread,
+        file_refs(event),
+    )  # fmt: skip
 
 
 def to_inbound(
@@ -135,6 +141,7 @@ def to_inbound(
         source=source,
         message_id=msg.ts,
         text=plain_from_slack(text).strip(),
+        kind=msg.files[0].kind or MessageKind.DOCUMENT if msg.files else MessageKind.TEXT,
         reply_to="",
         timestamp=_seconds(msg.ts),
         addressed=addressed,
