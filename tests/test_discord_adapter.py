@@ -63,6 +63,10 @@ def test_options_defaults_and_validation():
         options_from_settings(settings(gateway_url="http://example.com"))
     with pytest.raises(ValueError, match="DISCORD_AUTO_THREAD"):
         options_from_settings(settings(auto_thread="sometimes"))
+    assert options.max_file_bytes == 25 * 1024 * 1024
+    assert options_from_settings(settings(max_file_mb="0.5")).max_file_bytes == 512 * 1024
+    with pytest.raises(ValueError, match=r"DISCORD_MAX_FILE_MB\) must be a number, not 'lots'"):
+        options_from_settings(settings(max_file_mb="lots"))
 
 
 def test_rest_and_gateway_urls_are_rewritten_per_client():
@@ -426,18 +430,22 @@ async def test_an_oversize_file_is_skipped_with_a_note(tmp_path, openai_peer, di
     assert not any("big.bin" in path for path in fetched), "the size was checked first"
 
 
-async def test_a_failed_download_falls_back_to_the_media_proxy(adapter, discord_peer):
+async def test_voice_and_audio_files_and_a_download_that_falls_back_to_the_media_proxy(
+    adapter, discord_peer
+):
     await discord_peer.fail("GET /cdn/attachments", status=500)
-    voice = {"filename": "voice-message.ogg", "content_type": "audio/ogg", "data": "T2dnUw=="}
+    ogg = {"filename": "voice-message.ogg", "content_type": "audio/ogg", "data": "T2dnUw=="}
     body = {"user": ALICE, "channel": discord_peer.dm(ALICE), "content": ""}
-    await discord_peer.call("POST", "/_peer/message", json={**body, "attachments": [voice]})
+    song, voice = {**ogg, "filename": "song.ogg"}, {**ogg, "voice": True}
+    await discord_peer.call("POST", "/_peer/message", json={**body, "attachments": [voice, song]})
     [message] = await poll(lambda: asyncio.sleep(0, adapter.received), bool, 10, "a message")
-    [saved] = message.attachments
-    assert saved.kind is MessageKind.AUDIO and saved.mime_type == "audio/ogg"
-    assert Path(saved.path).read_bytes() == b"OggS" and message.kind is MessageKind.AUDIO
+    saved, other = message.attachments
+    assert saved.kind is MessageKind.VOICE and saved.mime_type == "audio/ogg"
+    assert Path(saved.path).read_bytes() == b"OggS" and message.kind is MessageKind.VOICE
+    assert other.kind is MessageKind.AUDIO and other.path.endswith("_song.ogg")
     assert message.text == ""  # the engine describes the file; the adapter adds no note
     fetched = (await files_of(discord_peer))["fetches"]
-    assert len(fetched) == 1 and fetched[0].startswith("/media/attachments/")
+    assert [path.split("/")[1] for path in fetched] == ["media", "cdn"]  # one failure only
 
 
 async def test_a_media_line_in_a_reply_uploads_the_file(tmp_path, openai_peer, discord_peer):

@@ -56,9 +56,12 @@ class Cdn:
         self.files[ident] = StoredFile(ident, channel, filename, content_type, data)
         return self.files[ident]
 
-    def attachment(self, stored: StoredFile, host: str, size: int | None = None) -> dict:
+    def attachment(
+        self, stored: StoredFile, host: str, size: int | None = None, voice: bool = False
+    ) -> dict:
         """The attachment object of a message; `size` may differ from the data's (a test of
-        a client that trusts it)."""
+        a client that trusts it). A voice message (recorded in the app) has a duration and a
+        waveform."""
         path = f"attachments/{stored.channel_id}/{stored.id}/{quote(stored.filename, safe='')}"
         data: dict[str, Any] = {
             "id": stored.id,
@@ -70,6 +73,8 @@ class Cdn:
         }
         if stored.content_type:
             data["content_type"] = stored.content_type
+        if voice:
+            data.update(duration_secs=1.5, waveform=base64.b64encode(bytes(32)).decode())
         return data
 
     async def serve(self, request: web.Request) -> web.Response:

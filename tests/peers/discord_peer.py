@@ -211,7 +211,8 @@ class DiscordPeer:
 
     async def control_message(self, request: web.Request) -> web.Response:
         """A user posts: {user, channel, content, mention?, thread?, reply_to?, attachments?}
-        with attachments as [{filename, content_type?, data (base64), size? (what to claim)}]."""
+        with attachments as [{filename, content_type?, data (base64), size? (what to claim),
+        voice? (a voice message)}]."""
         body = await request.json()
         author, channel = str(body["user"]), str(body["channel"])
         content = str(body.get("content", ""))
@@ -231,6 +232,7 @@ class DiscordPeer:
                 str(f.get("content_type") or ""),
                 base64.b64decode(f.get("data") or ""),
                 f.get("size"),
+                bool(f.get("voice")),
             )
             for f in body.get("attachments") or []
         ]
@@ -253,9 +255,10 @@ class DiscordPeer:
         content_type: str,
         data: bytes,
         size: int | None = None,
+        voice: bool = False,
     ) -> dict[str, Any]:
         stored = self.world.cdn.store(self.world.ids.next(), channel, filename, content_type, data)
-        return self.world.cdn.attachment(stored, host, size)
+        return self.world.cdn.attachment(stored, host, size, voice)
 
     async def cdn(self, request: web.Request) -> web.Response:
         return await self.world.cdn.serve(request)
