@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import socket
 import sqlite3
+import struct
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -20,10 +22,16 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from nio import RoomPreset
+from nio import RoomPreset, UploadResponse
 
 from hermes_gateway.config import PlatformSettings, load_settings
-from hermes_gateway.core.types import ChatType, InboundMessage, MessageKind
+from hermes_gateway.core.types import (
+    Attachment,
+    ChatType,
+    InboundMessage,
+    MessageKind,
+    OutboundMessage,
+)
 from hermes_gateway.home import HermesHome
 from hermes_gateway.platforms.base import AdapterContext
 from hermes_gateway.platforms.matrix import MAX_LENGTH, options_from_settings
@@ -34,7 +42,10 @@ from hermes_gateway.platforms.matrix.convert import (
     MalformedEvent,
     RoomInfo,
     convert_event,
+    media_of,
 )
+from hermes_gateway.platforms.matrix.dimensions import image_size
+from hermes_gateway.platforms.matrix.files import msgtype_for
 from hermes_gateway.platforms.matrix.state import StateFile
 from hermes_gateway.platforms.matrix.sync import after_our_arrival
 from tests.conformance.drivers.matrix import Driver
@@ -152,9 +163,73 @@ def test_replies_and_threads_under_bot_messages_are_addressed() -> None:
     assert not convert(threaded, GROUP).addressed
 
 
-def test_media_and_emotes_say_what_came() -> None:
+def test_a_file_name_is_not_the_text_but_a_caption_is() -> None:
     photo = convert(event("cat.jpg", msgtype="m.image", url="mxc://example.org/abc"))
-    assert photo.text == "[image: cat.jpg]" and photo.kind is MessageKind.PHOTO
+    assert photo.text == "" and photo.kind is MessageKind.PHOTO
+    captioned = event("look at this", msgtype="m.file", filename="report.pdf", url="mxc://x/y")
+    assert convert(captioned).text == "look at this"
+    same = event("a.txt", msgtype="m.file", filename="a.txt", url="mxc://x/y")
+    assert convert(same).text == ""
+    voice = event("voice.ogg", msgtype="m.audio", **{"org.matrix.msc3245.voice": {}})
+    assert convert(voice).kind is MessageKind.VOICE
+    assert convert(event("clip.mp4", msgtype="m.video")).kind is MessageKind.VIDEO
+
+
+def test_a_file_named_like_the_bot_does_not_mention_it() -> None:
+    named = event("hermes-logo.png", msgtype="m.image", url="mxc://x/y")
+    assert not convert(named, GROUP).addressed
+    captioned = event("hermes, what is this?", msgtype="m.image", filename="a.png", url="mxc://x/y")
+    inbound = convert(captioned, GROUP)
+    assert inbound.addressed and inbound.text == "what is this?"
+
+
+def test_media_of_reads_the_file_and_refuses_urls_that_could_change_the_path() -> None:
+    info = {"mimetype": "image/png", "size": 1234}
+    ref = media_of(
+        event("cat.png", msgtype="m.image", url="mxc://example.org:8448/Ab_c-1", info=info)
+    )
+    assert ref.mxc == "mxc://example.org:8448/Ab_c-1"
+    assert (ref.file.id, ref.file.name, ref.file.mime_type, ref.file.size) == (
+        "Ab_c-1",
+        "cat.png",
+        "image/png",
+        1234,
+    )
+    for url in ("mxc://example.org/../../admin", "https://evil/x", "mxc://a/b?c", 42, None):
+        assert media_of(event("x", msgtype="m.file", url=url)).mxc == ""
+    assert media_of(event("x", msgtype="m.file", info={"size": "9"})).file.size == 0
+    assert media_of(event("hi")) is None
+
+
+def test_outgoing_files_get_the_msgtype_a_client_shows_best() -> None:
+    assert msgtype_for(MessageKind.PHOTO, "image/png") == "m.image"
+    assert msgtype_for(MessageKind.VOICE, "audio/ogg") == "m.audio"
+    assert msgtype_for(MessageKind.DOCUMENT, "video/mp4") == "m.video"
+    assert msgtype_for(MessageKind.DOCUMENT, "application/pdf") == "m.file"
+
+
+def test_image_sizes_come_from_the_header(tmp_path: Path) -> None:
+    def saved(name: str, data: bytes) -> Path:
+        (tmp_path / name).write_bytes(data)
+        return tmp_path / name
+
+    assert image_size(saved("a.png", png(7, 5))) == (7, 5)
+    assert image_size(saved("a.gif", b"GIF89a" + struct.pack("<HH", 9, 4) + b"\0" * 8)) == (9, 4)
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"\0" * 14
+    sof = b"\xff\xc0" + struct.pack(">HBHH", 17, 8, 30, 40) + b"\0" * 10
+    assert image_size(saved("a.jpg", b"\xff\xd8" + app0 + sof)) == (40, 30)
+    assert image_size(saved("a.txt", b"not an image")) is None
+    assert image_size(saved("b.png", b"\x89PNG\r\n\x1a\n")) is None
+    assert image_size(tmp_path / "missing.png") is None
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid PNG header (all the tests need: Synapse and the adapter do not decode pixels)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + b"\0" * 64
+
+
+def test_media_and_emotes_say_what_came() -> None:
     emote = convert_event(event("waves", msgtype="m.emote"), DM, BOT, True, lambda u: "Alice")
     assert emote.text == "* Alice waves"
 
@@ -540,3 +615,193 @@ async def test_a_refused_saved_position_starts_afresh(tmp_path, openai_peer, mx,
         await mx.send(mx.users.alice, "hello again")
         await mx.wait_messages(mx.dm(mx.users.alice), 1, where=containing("fresh start"))
     assert "refused the saved sync position" in caplog.text
+
+
+# -- files both ways, against the real Synapse ---------------------------------------------------
+async def upload_as(mx: Driver, user: str, data: bytes, name: str, mime: str) -> str:
+    """What a client does before sending a file: the media repository's mxc:// URI for it."""
+    answer, _ = await mx.clients[user].upload(
+        io.BytesIO(data), content_type=mime, filename=name, filesize=len(data)
+    )
+    assert isinstance(answer, UploadResponse), answer
+    return answer.content_uri
+
+
+async def send_file(
+    mx: Driver,
+    user: str,
+    msgtype: str,
+    name: str,
+    data: bytes,
+    mime: str,
+    *,
+    chat: str = "",
+    caption: str = "",
+    say_size: bool = True,
+) -> str:
+    """An m.image / m.file as Element sends it (info with mimetype and size)."""
+    info: dict[str, Any] = {"mimetype": mime, **({"size": len(data)} if say_size else {})}
+    content = {
+        "msgtype": msgtype,
+        "body": caption or name,
+        "url": await upload_as(mx, user, data, name, mime),
+        "info": info,
+        "m.mentions": {},
+    }
+    if caption:
+        content["filename"] = name
+    return await mx.send_raw(user, chat or mx.dm(user), content)
+
+
+async def download_as(mx: Driver, user: str, mxc: str) -> bytes:
+    token = mx.server.accounts[user[1:].split(":")[0]].access_token
+    server, media_id = mxc.removeprefix("mxc://").split("/")
+    async with httpx.AsyncClient(timeout=30.0, trust_env=False) as http:
+        answer = await http.get(
+            f"{mx.server.url}/_matrix/client/v1/media/download/{server}/{media_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+def prompts(openai_peer) -> list[str]:
+    return [str(r["body"]["messages"][-1]["content"]) for r in openai_peer.requests()]
+
+
+def cached(home: Path) -> dict[str, bytes]:
+    folder = home / "cache" / "matrix"
+    return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else {}
+
+
+@e2e
+async def test_an_image_and_a_file_reach_the_model_as_saved_files(tmp_path, openai_peer, mx):
+    openai_peer.script([{"text": "nice cat"}, {"text": "read it"}])
+    home, alice = tmp_path / "home", mx.users.alice
+    image, document = png(4, 3), b"%PDF-1.4 quarterly numbers\n" * 40
+    async with gateway(home, openai_peer, mx):
+        await send_file(mx, alice, "m.image", "cat.png", image, "image/png")
+        await mx.wait_messages(mx.dm(alice), 1, where=containing("nice cat"))
+        await send_file(
+            mx, alice, "m.file", "report.pdf", document, "application/pdf", caption="summarise"
+        )
+        await mx.wait_messages(mx.dm(alice), 1, where=containing("read it"))
+    files = cached(home)
+    [cat] = [name for name in files if name.endswith("_cat.png")]
+    [report] = [name for name in files if name.endswith("_report.pdf")]
+    assert files[cat] == image and files[report] == document
+    first, second = prompts(openai_peer)
+    folder = home / "cache" / "matrix"
+    # No caption: the model reads only the engine's line about the file, not "cat.png" as text.
+    assert first == (
+        f"[attached photo: {cat} (image/png, {len(image)} bytes) saved at {folder / cat}]"
+    )
+    assert second.startswith("summarise\n[attached document: ")
+    assert f"saved at {folder / report}]" in second
+
+
+@e2e
+async def test_files_over_the_limit_are_not_downloaded_and_the_model_is_told(
+    tmp_path, openai_peer, mx
+):
+    openai_peer.script([{"text": "too big"}, {"text": "still too big"}])
+    home, alice = tmp_path / "home", mx.users.alice
+    big = b"x" * 4096
+    async with gateway(home, openai_peer, mx, MATRIX_MAX_FILE_MB="0.001"):  # 1048 bytes
+        await send_file(mx, alice, "m.file", "big.bin", big, "application/octet-stream")
+        await mx.wait_messages(mx.dm(alice), 1, where=containing("too big"))
+        # A client that did not say the size: the download itself stops at the limit.
+        await send_file(
+            mx, alice, "m.file", "unsized.bin", big, "application/octet-stream", say_size=False
+        )
+        await mx.wait_messages(mx.dm(alice), 1, where=containing("still too big"))
+    first, second = prompts(openai_peer)
+    assert first.startswith("[file too large: big.bin (") and "not downloaded]" in first
+    assert second.startswith("[file not downloaded: unsized.bin (M_TOO_LARGE: larger than")
+    assert cached(home) == {}
+
+
+@e2e
+async def test_a_file_in_a_group_not_for_the_bot_is_not_downloaded(tmp_path, openai_peer, mx):
+    openai_peer.script([{"text": "only the question"}])
+    home, alice = tmp_path / "home", mx.users.alice
+    async with gateway(home, openai_peer, mx):
+        await send_file(mx, alice, "m.image", "hermes.png", png(2, 2), "image/png", chat=mx.group)
+        await mx.send(alice, "question", chat=mx.group, mention=True)
+        await mx.wait_messages(mx.group, 1, where=containing("only the question"))
+    assert cached(home) == {}
+    assert prompts(openai_peer) == ["question"]
+
+
+@e2e
+async def test_a_reply_with_a_media_line_sends_the_file_alice_can_download(
+    tmp_path, openai_peer, mx
+):
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(png(6, 5))
+    openai_peer.script([{"text": f"here is the chart\nMEDIA: {picture}"}])
+    alice, chat = mx.users.alice, mx.dm(mx.users.alice)
+    async with gateway(tmp_path / "home", openai_peer, mx):
+        await mx.send(alice, "draw me a chart")
+        await mx.wait_messages(chat, 1, where=lambda m: m.text == "chart.png")
+        await mx.wait_messages(chat, 1, where=containing("here is the chart"))
+    [image] = [e for e in await mx.room_events(chat) if e["content"].get("msgtype") == "m.image"]
+    content = image["content"]
+    assert image["sender"] == mx.bot_id and content["body"] == "chart.png"
+    size = picture.stat().st_size
+    assert content["info"] == {"mimetype": "image/png", "size": size, "w": 6, "h": 5}
+    assert await download_as(mx, alice, content["url"]) == picture.read_bytes()
+    texts = [m.text for m in await mx.bot_messages(chat)]
+    assert "MEDIA" not in str(texts)
+
+
+@e2e
+async def test_files_then_text_go_in_the_thread_the_text_would_use(tmp_path, mx):
+    """One OutboundMessage with two files and text: three events, files first, all in the
+    thread, and the bytes in the media repository are exactly the files'."""
+    home = HermesHome(tmp_path / "home").ensure()
+    context = AdapterContext(home, _stored, lambda s, d: None)
+    platform = load_settings(home, mx.env([mx.users.alice])).platforms["matrix"]
+    adapter = MatrixAdapter(platform, context)
+    assert adapter.capabilities.images and adapter.capabilities.files
+    picture, notes = tmp_path / "p.png", tmp_path / "notes.txt"
+    picture.write_bytes(png(2, 3))
+    notes.write_bytes("line one\nligne deux ✓\n".encode())
+    root = await mx.new_thread(mx.users.alice)
+    await adapter.connect()
+    try:
+        result = await adapter.send(
+            OutboundMessage(
+                mx.group,
+                "both files",
+                thread_id=root,
+                attachments=(
+                    Attachment(str(picture), MessageKind.PHOTO, "image/png", 0),
+                    Attachment(str(notes), MessageKind.DOCUMENT, "text/plain", 0),
+                ),
+            )
+        )
+        missing = await adapter.send(
+            OutboundMessage(
+                mx.group,
+                "",
+                attachments=(Attachment(str(tmp_path / "gone.pdf"), MessageKind.DOCUMENT),),
+            )
+        )
+    finally:
+        await adapter.disconnect()
+    assert result.ok, result
+    ours = [e for e in await mx.room_events(mx.group) if e["sender"] == mx.bot_id]
+    assert [e["content"]["msgtype"] for e in ours] == ["m.image", "m.file", "m.text"]
+    assert ours[0]["event_id"] == result.message_id
+    assert all(e["content"]["m.relates_to"]["event_id"] == root for e in ours)
+    assert all(e["content"]["m.relates_to"]["rel_type"] == "m.thread" for e in ours)
+    assert ours[2]["content"]["body"] == "both files"
+    assert ours[1]["content"]["info"] == {"mimetype": "text/plain", "size": notes.stat().st_size}
+    for event, path in zip(ours[:2], (picture, notes), strict=True):
+        assert await download_as(mx, mx.users.alice, event["content"]["url"]) == path.read_bytes()
+    assert not missing.ok and not missing.retryable and "gone.pdf" in missing.error
+
+
+async def _stored(message: InboundMessage) -> bool:
+    return True

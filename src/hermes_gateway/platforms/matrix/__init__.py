@@ -5,7 +5,10 @@
     sync.py      the /sync loop: since-token persisted after delivery, gap fill, invites,
                  reconnect with backoff
     convert.py   room events -> InboundMessage (DM or group, mentions, threads, replies)
-    content.py   our replies -> m.room.message content (body + HTML, threads, edits)
+    content.py   our replies -> m.room.message content (body + HTML, threads, edits, files)
+    media.py     the media repository: bounded downloads, uploads
+    files.py     files both ways: inbound media into HERMES_HOME/cache/matrix, attachments out
+    dimensions.py  an image's width and height, for m.image's info
     state.py     what survives a restart: the sync token and the device id
 
 This module holds the adapter's options, read from `PlatformSettings` (extra + token).
@@ -61,6 +64,11 @@ class MatrixOptions:
     # ask the server admin to exempt the bot (429s are honoured either way).
     per_chat_rate: float = 1.0
     global_rate: float = 10.0
+    max_file_mb: float = 25.0  # inbound files past this are not downloaded (a note says so)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
 
     def __repr__(self) -> str:  # never show the token or the password
         return f"MatrixOptions(homeserver={self.homeserver!r}, user_id={self.user_id!r})"
@@ -104,4 +112,5 @@ def options_from_settings(settings: Any) -> MatrixOptions:
         timeline_limit=int(read.number("timeline_limit", 50, low=1)),
         per_chat_rate=read.number("per_chat_rate", 1.0),
         global_rate=read.number("global_rate", 10.0),
+        max_file_mb=read.number("max_file_mb", 25.0),
     )

@@ -1,5 +1,5 @@
 """The Matrix adapter: log in (access token or password), sync, send / edit / typing, invites,
-and a 👀 reaction on a message while the agent works on it."""
+files both ways, and a 👀 reaction on a message while the agent works on it."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 from . import MAX_LENGTH, options_from_settings, token_rejected
 from .content import edit_content, message_content, reaction_content
 from .convert import BotIdentity, MalformedEvent, RoomInfo, convert_event, invite_is_direct
+from .files import MatrixFiles, upload_failure
 from .login import MatrixAuthError, log_in, result_from_error
+from .media import MediaError, MediaRepo
 from .state import StateFile
 from .sync import SyncFailed, SyncLoop, SyncRejected
 
@@ -53,6 +55,8 @@ class MatrixAdapter(Adapter):
         typing=True,
         threads=True,
         reactions=True,
+        images=True,
+        files=True,
         buttons=False,  # approvals are answered with /approve or /deny
         per_chat_rate=1.0,
         global_rate=10.0,
@@ -75,6 +79,11 @@ class MatrixAdapter(Adapter):
             ),
         )
         self.identity = BotIdentity(self.options.user_id)
+        self.files = MatrixFiles(
+            MediaRepo(self.options.homeserver, lambda: self.client.access_token or ""),
+            context.home.cache_dir / "matrix",
+            self.options.max_file_bytes,
+        )
         self.loop: SyncLoop | None = None
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
@@ -163,6 +172,7 @@ class MatrixAdapter(Adapter):
         for task in list(self._tasks):
             task.cancel()
         await self.client.close()
+        await self.files.repo.close()
         self._status("stopped", "")
 
     # -- credentials -------------------------------------------------------------------
@@ -213,6 +223,7 @@ class MatrixAdapter(Adapter):
             log.warning("matrix: skipped a malformed event in %s: %s", room_id, exc)
             return
         if inbound is not None:
+            inbound = await self.files.attach(inbound, event)
             await self.context.deliver_inbound(inbound)
 
     async def _on_invite(self, room_id: str, invite_state: list[dict[str, Any]]) -> None:
@@ -246,14 +257,29 @@ class MatrixAdapter(Adapter):
             return SendResult(
                 ok=False, error=f"no Matrix room {message.chat_id!r}", retryable=False
             )
-        content = message_content(message.text, message.thread_id, message.reply_to)
-        result = await self._room_send(room_id, "m.room.message", content)
-        if result.ok:
+        sent: list[str] = []
+        reply_to = message.reply_to  # the first event answers it; the rest follow
+        contents = [*message.attachments]
+        if message.text or not contents:
+            contents.append(message.text)
+        for item in contents:
+            if isinstance(item, str):
+                content = message_content(item, message.thread_id, reply_to)
+            else:
+                try:
+                    content = await self.files.content(item, message.thread_id, reply_to)
+                except MediaError as exc:
+                    return _partly(upload_failure(exc), sent)
+            result = await self._room_send(room_id, "m.room.message", content)
+            if not result.ok:
+                return _partly(result, sent)
+            sent.append(result.message_id)
             self._remember(result.message_id)
-            if room_id in self._typing_rooms:  # the reply is there: stop "typing…" at once
-                self._typing_rooms.discard(room_id)
-                self._spawn(self.client.room_typing(room_id, False))
-        return result
+            reply_to = ""
+        if room_id in self._typing_rooms:  # the reply is there: stop "typing…" at once
+            self._typing_rooms.discard(room_id)
+            self._spawn(self.client.room_typing(room_id, False))
+        return SendResult(ok=True, message_id=sent[0])
 
     async def edit(
         self, chat_id: str, message_id: str, text: str, parse_mode: str = ""
@@ -326,3 +352,8 @@ class MatrixAdapter(Adapter):
         task = asyncio.ensure_future(call)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _partly(result: SendResult, sent: list[str]) -> SendResult:
+    """A failure after part of the message is out: sending it all again would repeat that."""
+    return dataclasses.replace(result, retryable=False) if sent else result

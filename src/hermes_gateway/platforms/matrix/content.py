@@ -2,6 +2,7 @@
 `formatted_body` the same Markdown rendered to HTML (the Telegram HTML subset, which Matrix
 clients render too: b, i, s, code, pre, a, blockquote) with line breaks as <br>.
 
+Files go as m.image / m.audio / m.video / m.file with the uploaded mxc:// URL.
 Also threads (rel_type m.thread), replies (m.in_reply_to), edits (m.replace with
 m.new_content) and reactions (m.annotation). Every message says whom it mentions (nobody), so
 a name in a reply never pings anyone."""
@@ -42,7 +43,24 @@ def text_content(markdown: str) -> dict[str, Any]:
 
 
 def message_content(markdown: str, thread_id: str = "", reply_to: str = "") -> dict[str, Any]:
-    content = text_content(markdown)
+    return _in_context(text_content(markdown), thread_id, reply_to)
+
+
+def file_content(
+    msgtype: str,
+    name: str,
+    mxc: str,
+    info: dict[str, Any],
+    thread_id: str = "",
+    reply_to: str = "",
+) -> dict[str, Any]:
+    """An m.image / m.audio / m.video / m.file event for an uploaded file; `info` holds
+    mimetype and size (and w, h for an image). The body is the file name: no caption."""
+    content = {"msgtype": msgtype, "body": name, "url": mxc, "info": info, "m.mentions": {}}
+    return _in_context(content, thread_id, reply_to)
+
+
+def _in_context(content: dict[str, Any], thread_id: str, reply_to: str) -> dict[str, Any]:
     if thread_id:
         # is_falling_back: the m.in_reply_to is only for clients that do not show threads.
         content["m.relates_to"] = {

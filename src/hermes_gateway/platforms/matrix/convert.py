@@ -2,7 +2,11 @@
 
 A room with at most two members (joined or invited) is a DM, any other a group. In a group the
 bot is addressed by an m.mentions entry, its user id or display name in the text (Element's
-pills), a matrix.to link to it, or a reply to / thread under one of its own messages. The
+pills), a matrix.to link to it, or a reply to / thread under one of its own messages.
+
+A file (m.image / m.file / m.audio / m.video) carries its name in `body`; only when a separate
+`filename` is given is `body` a caption (Matrix 1.10), and then it is the message's text.
+media_of() says which file to fetch; the adapter downloads it. The
 server relays whatever a client sent, so every field is checked: a bad one raises
 MalformedEvent and the caller logs and skips the event."""
 
@@ -21,6 +25,9 @@ from hermes_gateway.core.types import (
     Platform,
     SessionSource,
 )
+from hermes_gateway.platforms.downloads import RemoteFile
+
+from .media import parse_mxc
 
 _KINDS = {
     "m.text": MessageKind.TEXT,
@@ -31,6 +38,8 @@ _KINDS = {
     "m.video": MessageKind.VIDEO,
     "m.location": MessageKind.LOCATION,
 }
+MEDIA_MSGTYPES = ("m.image", "m.file", "m.audio", "m.video")
+VOICE_FLAG = "org.matrix.msc3245.voice"  # Element's voice messages: m.audio with this key
 # m.notice is what bots send: never answered, so two bots cannot talk to each other forever.
 _IGNORED_MSGTYPES = ("m.notice",)
 
@@ -48,6 +57,15 @@ class RoomInfo:
     @property
     def is_dm(self) -> bool:
         return self.members <= 2
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """The file of a media event: `mxc` is "" when there is none we can fetch (an encrypted
+    file, or a malformed URL); the download then becomes a note."""
+
+    mxc: str
+    file: RemoteFile
 
 
 @dataclass(frozen=True)
@@ -102,16 +120,18 @@ def convert_event(
     if msgtype in _IGNORED_MSGTYPES:
         return None
     thread_id, reply_to = _thread_and_reply(relation, event_id)
+    if msgtype in MEDIA_MSGTYPES:
+        body = caption(content)
     text = _strip_reply_fallback(body) if reply_to else body
     if msgtype == "m.emote":
         text = f"* {sender_name(sender) or sender} {text}"
-    elif msgtype not in ("m.text", "m.notice"):  # media are not downloaded: say what came
+    elif msgtype not in ("m.text", "m.notice", *MEDIA_MSGTYPES):  # say what came
         text = f"[{msgtype.removeprefix('m.')}: {text}]"
     addressed = True
     if not room.is_dm:
         addressed = (
             not require_mention
-            or mentions_bot(content, bot)
+            or mentions_bot({**content, "body": body}, bot)  # a file's name is no mention
             or any(is_ours(target) for target in (reply_to, thread_id) if target)
         )
         text = strip_address(text, bot)
@@ -128,11 +148,44 @@ def convert_event(
         source=source,
         message_id=event_id,
         text=text,
-        kind=_KINDS.get(msgtype, MessageKind.TEXT),
+        kind=_kind(msgtype, content),
         reply_to=reply_to,
         timestamp=_timestamp(event),
         addressed=addressed,
     )
+
+
+def caption(content: dict[str, Any]) -> str:
+    """A media event's caption: its body when a different `filename` names the file."""
+    body, filename = content.get("body"), content.get("filename")
+    if isinstance(filename, str) and filename and isinstance(body, str) and body != filename:
+        return body
+    return ""
+
+
+def media_of(event: dict[str, Any]) -> MediaRef | None:
+    """The file a media message carries (call after convert_event accepted the event)."""
+    content = event.get("content") if isinstance(event, dict) else None
+    if not isinstance(content, dict) or content.get("msgtype") not in MEDIA_MSGTYPES:
+        return None
+    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    filename, body = content.get("filename"), content.get("body")
+    name = next((n for n in (filename, body) if isinstance(n, str) and n.strip()), "")
+    mime = info.get("mimetype") if isinstance(info.get("mimetype"), str) else ""
+    size = info.get("size")
+    size = size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
+    url = content.get("url")
+    parts = parse_mxc(url) if isinstance(url, str) else None
+    media_id = parts[1] if parts else "unfetchable"
+    kind = str(content["msgtype"]).removeprefix("m.")
+    remote = RemoteFile(media_id, name.strip() or kind, mime, size)
+    return MediaRef(url if parts else "", remote)
+
+
+def _kind(msgtype: str, content: dict[str, Any]) -> MessageKind:
+    if msgtype == "m.audio" and VOICE_FLAG in content:
+        return MessageKind.VOICE
+    return _KINDS.get(msgtype, MessageKind.TEXT)
 
 
 def _relation(content: dict[str, Any], event_id: str) -> dict[str, Any]:
