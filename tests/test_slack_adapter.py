@@ -521,9 +521,30 @@ async def test_a_deleted_file_becomes_a_note_and_the_message_still_arrives(
     assert await slack_peer.downloads() == []
 
 
-async def test_the_token_goes_only_to_slack_hosts(slack_peer):
+async def test_a_file_named_by_id_only_is_completed_with_files_info(
+    tmp_path, openai_peer, slack_peer
+):
+    home = home_for(tmp_path, openai_peer)
+    openai_peer.script([{"text": "seen"}])
+    spec = {
+        **shared_file("voice memo.m4a", b"m4a-bytes", "audio/mp4"),
+        "file_access": "check_file_info",
+    }
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        sent = await slack_peer.message(ALICE, DMS[ALICE], "listen", files=[spec])
+        await slack_peer.wait(1, method="chat.postMessage")
+    [info] = await slack_peer.ops("files.info")
+    assert info["file"] == sent["files"][0]["id"]
+    [saved] = (home / "cache" / "slack").iterdir()
+    prompt = openai_peer.requests()[0]["body"]["messages"][-1]["content"]
+    assert prompt == f"listen\n[attached audio: {saved.name} (audio/mp4, 9 bytes) saved at {saved}]"
+
+
+async def test_the_token_goes_only_to_slack_hosts():
     async with aiohttp.ClientSession() as http:
-        downloader = FileDownloader(http, slack_peer.bot_token, "https://slack.com/api/")
+        no_info = AsyncWebClient(token="xoxb-unused").files_info
+        downloader = FileDownloader(http, "xoxb-1", "https://slack.com/api/", no_info)
         assert downloader.trusted("https://files.slack.com/files-pri/T1-F1/download/a.png")
         assert not downloader.trusted("http://files.slack.com/files-pri/T1-F1/a.png")
         assert not downloader.trusted("https://files.slack.com.evil.example/a.png")
@@ -569,3 +590,23 @@ async def test_an_upload_carries_the_text_as_its_comment(tmp_path, slack_peer):
     assert upload["message"]["channel"] == DMS[ALICE] and upload["message"]["thread_ts"] == ""
     assert base64.b64decode(upload["files"][0]["data_b64"]) == b"\x89PNG chart"
     assert not failed.ok and not failed.retryable and "cannot read the attachment" in failed.error
+
+
+async def test_no_token_reaches_the_logs_with_files_both_ways(
+    tmp_path, openai_peer, slack_peer, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    home = home_for(tmp_path, openai_peer)
+    back = tmp_path / "back.txt"
+    back.write_bytes(b"returned")
+    openai_peer.script([{"text": f"MEDIA: {back}"}])
+    spec = shared_file("in.txt", b"incoming", "text/plain")
+    async with running_engine(home, slack_peer.env()) as (engine, _):
+        await connected(engine)
+        await slack_peer.message(ALICE, DMS[ALICE], "swap", files=[spec])
+        [upload] = await slack_peer.wait(1, method="files.completeUploadExternal")
+    assert base64.b64decode(upload["files"][0]["data_b64"]) == b"returned"
+    assert not await slack_peer.ops("chat.postMessage")  # a file alone: no empty message
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "files.getUploadURLExternal" in text  # the SDK did log its calls
+    assert slack_peer.bot_token not in text and slack_peer.app_token not in text

@@ -236,6 +236,7 @@ class WebApi:
             "conversations.info": self.conversations_info,
             "files.getUploadURLExternal": lambda p: self.files.get_upload_url(self.host, p),
             "files.completeUploadExternal": lambda p: self.files.complete(p, self._thread),
+            "files.info": self.files.info,
         }.get(method)
         if handler is None:
             raise ApiError("unknown_method")

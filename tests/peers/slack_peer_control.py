@@ -3,7 +3,7 @@ press buttons, and make the server misbehave; and views of what the bot did.
 
     POST message   {user, channel, text, thread_ts?, mention?, subtype?, bot_id?, files?}
                    -> {ts, envelopes, files}; files [{name, mimetype?, content (base64),
-                   size?}] are shared with it (subtype file_share); a channel message that mentions the bot arrives twice,
+                   size?, mode?, file_access?}] are shared with it (subtype file_share); a channel message that mentions the bot arrives twice,
                    as `message` and `app_mention` events, as Slack sends them to an app that
                    subscribes to both
     POST slash     {user, channel, text, command?} -> {envelope_id} (slash_commands)
@@ -84,14 +84,15 @@ async def post_message(request: web.Request) -> web.Response:
     files = []
     if body.get("files"):
         files = shared_files(request.app["files"], request.host, user, body["files"])
-        event.update(subtype=event.get("subtype", "file_share"), files=files, upload=False)
+        shown = [request.app["files"].in_event(f) for f in files]
+        event.update(subtype=event.get("subtype", "file_share"), files=shown, upload=False)
         event["display_as_bot"] = False
         state.messages[-1]["files"] = files
     envelopes = [await state.deliver("events_api", _event_payload(event))]
     if mention:
         mentioned = {**message, "type": "app_mention", "event_ts": ts, "team": TEAM}
         if files:
-            mentioned["files"] = files
+            mentioned["files"] = shown
         envelopes.append(await state.deliver("events_api", _event_payload(mentioned)))
     return web.json_response({"ts": ts, "envelopes": envelopes, "files": files})
 

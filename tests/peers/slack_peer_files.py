@@ -2,7 +2,8 @@
 token (401 otherwise), and the bot's uploads through Slack's current flow —
 files.getUploadURLExternal (filename, length -> upload_url, file_id), a POST of the bytes to
 upload_url ("OK - <length>"), files.completeUploadExternal (files=[{id, title}], channel_id,
-thread_ts, initial_comment -> {"files": [{id, title}]}), which shares them as one message."""
+thread_ts, initial_comment -> {"files": [{id, title}]}), which shares them as one message;
+files.info for a file an event named by id only."""
 
 from __future__ import annotations
 
@@ -53,8 +54,28 @@ class PeerFiles:
             "url_private_download": f"{base}/download/{name}",
             "permalink": f"https://hermes-test.slack.com/files/{user}/{file_id}/{name}",
         }
-        self.stored[file_id] = {"info": info, "data": data}
+        stub = spec.get("file_access") == "check_file_info"
+        self.stored[file_id] = {"info": info, "data": data, "stub": stub}
         return info
+
+    def in_event(self, info: dict) -> dict:
+        """The file as a message event shows it: whole, or (Slack Connect, some workspaces)
+        only its id, to be completed with files.info."""
+        if not self.stored[info["id"]]["stub"]:
+            return info
+        keep = ("id", "created", "timestamp", "user")
+        return {
+            **{k: info[k] for k in keep},
+            "mode": "file_access",
+            "file_access": "check_file_info",
+        }
+
+    def info(self, params: dict) -> dict:
+        found = self.stored.get(str(params.get("file") or ""))
+        if found is None:
+            raise ApiError("file_not_found")
+        self.state.record("files.info", {"file": found["info"]["id"]})
+        return {"file": found["info"], "comments": [], "response_metadata": {"next_cursor": ""}}
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["team_file"].removeprefix(f"{TEAM}-")

@@ -106,7 +106,9 @@ class SlackAdapter(Adapter):
             logger=sdk_logger(self.options.bot_token, self.options.app_token),
         )
         self._names = Names(self._web)
-        self._downloader = FileDownloader(self._http, self.options.bot_token, self.options.api_url)
+        self._downloader = FileDownloader(
+            self._http, self.options.bot_token, self.options.api_url, self._file_info
+        )
         self.link = SocketLink(
             self.options, self._web, self.handle_envelope, self._report, self._ensure_identity
         )
@@ -216,14 +218,26 @@ class SlackAdapter(Adapter):
     async def _with_files(self, inbound: InboundMessage, message: SlackMessage) -> InboundMessage:
         downloader, limit = self._downloader, self.options.max_file_bytes
         assert downloader is not None
+        if not inbound.addressed:
+            return inbound  # no downloads, nor files.info, for what is not answered
+        files = [await downloader.complete(ref) for ref in message.files]
+        kind = files[0].kind or inbound.kind
         return await with_downloads(
-            inbound,
-            message.files,
+            dataclasses.replace(inbound, kind=kind),
+            files,
             cache_dir=self._cache,
             max_bytes=limit,
             fetch=lambda ref: downloader.fetch(ref, limit),
             errors=(DownloadError,),
         )
+
+    async def _file_info(self, file_id: str) -> dict:
+        assert self._web is not None
+        response = await self._web.files_info(file=file_id)
+        info = response.get("file")
+        if not isinstance(info, dict) or info.get("id") != file_id:
+            raise ValueError("files.info gave no file object")
+        return info
 
     async def _on_press(self, press: Press) -> None:
         if self.context.deliver_action is None:

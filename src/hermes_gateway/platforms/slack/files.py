@@ -7,6 +7,8 @@ slack-sdk's files_upload_v2 does."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import aiohttp
 
 from hermes_gateway.core.types import Attachment
 from hermes_gateway.platforms.downloads import RemoteFile, kind_of
+
+log = logging.getLogger("hermes.slack")
 
 # Files the event names but that cannot be downloaded: deleted, or over a free plan's limit.
 _GONE_MODES = frozenset({"tombstone", "hidden_by_limit"})
@@ -30,6 +34,11 @@ class DownloadError(Exception):
 @dataclass(frozen=True)
 class SlackFile(RemoteFile):
     url: str = ""  # url_private_download (or url_private): needs the bot token
+    # Slack Connect and some workspaces send only the id: files.info has the rest.
+    needs_info: bool = False
+
+
+FileInfo = Callable[[str], Awaitable[dict]]  # files.info: a file id -> its file object
 
 
 def file_refs(event: dict) -> tuple[SlackFile, ...]:
@@ -41,30 +50,36 @@ def file_refs(event: dict) -> tuple[SlackFile, ...]:
     for info in found:
         if not isinstance(info, dict) or not isinstance(info.get("id"), str):
             continue
-        mime = str(info.get("mimetype") or "")
-        size = info.get("size")
-        url = info.get("url_private_download") or info.get("url_private") or ""
-        if info.get("mode") in _GONE_MODES:
-            url = ""
-        refs.append(
-            SlackFile(
-                id=info["id"],
-                name=str(info.get("name") or info.get("title") or info["id"]),
-                mime_type=mime,
-                size=size if isinstance(size, int) and size > 0 else 0,
-                kind=kind_of(mime),
-                url=str(url),
-            )
-        )
+        refs.append(_ref(info))
     return tuple(refs)
+
+
+def _ref(info: dict) -> SlackFile:
+    if info.get("file_access") == "check_file_info":
+        return SlackFile(info["id"], info["id"], "", 0, needs_info=True)
+    mime = str(info.get("mimetype") or "")
+    size = info.get("size")
+    url = info.get("url_private_download") or info.get("url_private") or ""
+    if info.get("mode") in _GONE_MODES:
+        url = ""
+    return SlackFile(
+        id=info["id"],
+        name=str(info.get("name") or info.get("title") or info["id"]),
+        mime_type=mime,
+        size=size if isinstance(size, int) and size > 0 else 0,
+        kind=kind_of(mime),
+        url=str(url),
+    )
 
 
 class FileDownloader:
     """GETs a file with `Authorization: Bearer <bot token>`, only from Slack's own hosts: the
     token must never go to an address some other party put in an event."""
 
-    def __init__(self, http: aiohttp.ClientSession, token: str, api_url: str) -> None:
-        self._http, self._token = http, token
+    def __init__(
+        self, http: aiohttp.ClientSession, token: str, api_url: str, info: FileInfo
+    ) -> None:
+        self._http, self._token, self._info = http, token, info
         api = urlsplit(api_url)
         self._scheme, self._host = api.scheme, (api.hostname or "").lower()
 
@@ -74,8 +89,21 @@ class FileDownloader:
         same_site = host == self._host or host.endswith("." + self._host.removeprefix("www."))
         return parts.scheme == self._scheme and bool(host) and same_site
 
+    async def complete(self, ref: SlackFile) -> SlackFile:
+        """A file the event named by id only, with its name, type, size and address."""
+        if not ref.needs_info:
+            return ref
+        try:
+            return _ref(await self._info(ref.id))
+        except Exception as exc:  # fetch() says so in the note; the message still goes on
+            error = getattr(exc, "response", {}).get("error") or type(exc).__name__
+            log.warning("slack: files.info for %s failed: %s", ref.id, error)
+            return ref
+
     async def fetch(self, ref: RemoteFile, max_bytes: int) -> bytes:
         url = ref.url if isinstance(ref, SlackFile) else ""
+        if not url and isinstance(ref, SlackFile) and ref.needs_info:
+            raise DownloadError("files.info did not tell where it is")
         if not url:
             raise DownloadError("Slack gave no download address; it may be deleted")
         if not self.trusted(url):
