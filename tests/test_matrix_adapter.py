@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from nio import RoomPreset, UploadResponse
 
 from hermes_gateway.config import PlatformSettings, load_settings
@@ -46,6 +47,7 @@ from hermes_gateway.platforms.matrix.convert import (
 )
 from hermes_gateway.platforms.matrix.dimensions import image_size
 from hermes_gateway.platforms.matrix.files import msgtype_for
+from hermes_gateway.platforms.matrix.media import MediaRepo, MediaTooLarge
 from hermes_gateway.platforms.matrix.state import StateFile
 from hermes_gateway.platforms.matrix.sync import after_our_arrival
 from tests.conformance.drivers.matrix import Driver
@@ -722,6 +724,20 @@ async def test_files_over_the_limit_are_not_downloaded_and_the_model_is_told(
 
 
 @e2e
+async def test_a_file_the_server_does_not_have_becomes_a_note(tmp_path, openai_peer, mx):
+    openai_peer.script([{"text": "it is gone"}])
+    home, alice = tmp_path / "home", mx.users.alice
+    missing = {"msgtype": "m.file", "body": "gone.txt", "url": "mxc://localhost/NoSuchMedia"}
+    async with gateway(home, openai_peer, mx):
+        await mx.send_raw(alice, mx.dm(alice), missing)
+        await mx.wait_messages(mx.dm(alice), 1, where=containing("it is gone"))
+    [prompt] = prompts(openai_peer)
+    assert prompt.startswith("[file not downloaded: gone.txt (M_NOT_FOUND")
+    assert mx.server.accounts["hermes"].access_token not in prompt
+    assert cached(home) == {}
+
+
+@e2e
 async def test_a_file_in_a_group_not_for_the_bot_is_not_downloaded(tmp_path, openai_peer, mx):
     openai_peer.script([{"text": "only the question"}])
     home, alice = tmp_path / "home", mx.users.alice
@@ -805,3 +821,43 @@ async def test_files_then_text_go_in_the_thread_the_text_would_use(tmp_path, mx)
 
 async def _stored(message: InboundMessage) -> bool:
     return True
+
+
+@pytest.mark.asyncio
+async def test_an_older_homeserver_gets_the_legacy_download_and_busy_ones_are_retried():
+    """A loopback media repository without the authenticated endpoint (a server before Matrix
+    1.11) that answers 503 once: the legacy path is used, the retry fetches the file, and
+    every request carries the token in the header (never in the URL)."""
+    seen: list[tuple[str, str, str]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append((request.path, request.query_string, request.headers.get("Authorization", "")))
+        if request.path.startswith("/_matrix/client/v1/"):
+            return web.json_response({"errcode": "M_UNRECOGNIZED"}, status=404)
+        if len(seen) == 2:
+            return web.json_response({"errcode": "M_UNKNOWN", "error": "busy"}, status=503)
+        return web.Response(body=b"old server bytes")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    repo = MediaRepo(f"http://127.0.0.1:{port}", lambda: "tok")
+    try:
+        assert await repo.download("mxc://old.example/abc", 1024) == b"old server bytes"
+        with pytest.raises(MediaTooLarge):
+            await repo.download("mxc://old.example/abc", 4)
+    finally:
+        await repo.close()
+        await runner.cleanup()
+    paths = [path for path, _, _ in seen[:4]]
+    assert paths == [
+        "/_matrix/client/v1/media/download/old.example/abc",
+        "/_matrix/media/v3/download/old.example/abc",
+        "/_matrix/client/v1/media/download/old.example/abc",
+        "/_matrix/media/v3/download/old.example/abc",
+    ]
+    assert all(auth == "Bearer tok" and "tok" not in query for _, query, auth in seen)

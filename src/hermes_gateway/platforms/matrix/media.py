@@ -166,7 +166,7 @@ async def _refusal(response: aiohttp.ClientResponse) -> MediaError:
     code = body.get("errcode")
     if not isinstance(code, str) or not code:
         code = "M_UNRECOGNIZED" if response.status in (404, 405) else f"HTTP {response.status}"
-    if response.status >= 500:
+    elif response.status >= 500:  # worth another try whatever the body says
         code = f"HTTP {response.status} {code}"
     retry = body.get("retry_after_ms")
     retry_ms = int(retry) if isinstance(retry, (int, float)) and retry > 0 else None
