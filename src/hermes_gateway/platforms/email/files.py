@@ -7,20 +7,12 @@ import mimetypes
 import re
 from pathlib import Path
 
-from hermes_gateway.core.types import Attachment, MessageKind
+from hermes_gateway.core.types import Attachment
+from hermes_gateway.platforms.downloads import kind_of
 
 from .convert import Part
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def kind_of(mime_type: str) -> MessageKind:
-    major = mime_type.split("/", 1)[0]
-    return {
-        "image": MessageKind.PHOTO,
-        "audio": MessageKind.AUDIO,
-        "video": MessageKind.VIDEO,
-    }.get(major, MessageKind.DOCUMENT)
 
 
 def save_parts(

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from hermes_gateway.core.types import ChatType, InboundMessage, MessageKind, Platform, SessionSource
-from hermes_gateway.platforms.downloads import RemoteFile
+from hermes_gateway.platforms.downloads import RemoteFile, kind_of
 
 # D = direct message, G = group message, O = public channel, P = private channel.
 _CHAT_TYPES = {"D": ChatType.DM, "G": ChatType.GROUP, "O": ChatType.GROUP, "P": ChatType.GROUP}
@@ -103,7 +103,7 @@ def convert_post(
         source=source,
         message_id=post["id"],
         text=text,
-        kind=_kind(files[0].mime_type) if files else MessageKind.TEXT,
+        kind=kind_of(files[0].mime_type) if files else MessageKind.TEXT,
         timestamp=post.get("create_at", 0) / 1000.0,
         addressed=addressed,
     )
@@ -141,13 +141,3 @@ def file_refs(post: dict) -> tuple[RemoteFile, ...]:
         if isinstance(file_id, str) and file_id not in known:
             refs.append(RemoteFile(file_id, file_id, "", 0))
     return tuple(refs)
-
-
-def _kind(mime: str) -> MessageKind:
-    if mime.startswith("image/"):
-        return MessageKind.PHOTO
-    if mime.startswith("audio/"):
-        return MessageKind.AUDIO
-    if mime.startswith("video/"):
-        return MessageKind.VIDEO
-    return MessageKind.DOCUMENT

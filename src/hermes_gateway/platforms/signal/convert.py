@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hermes_gateway.core.types import ChatType, InboundMessage, MessageKind, Platform, SessionSource
-from hermes_gateway.platforms.downloads import RemoteFile
+from hermes_gateway.platforms.downloads import RemoteFile, kind_of
 
 from . import GROUP_PREFIX
 
@@ -132,10 +132,7 @@ def _attachments(found: object) -> tuple[RemoteFile, ...]:
 
 
 def _kind(content_type: str) -> MessageKind:
-    if content_type.startswith("image/"):
-        return MessageKind.PHOTO
-    if content_type.startswith("audio/"):
-        return MessageKind.VOICE if "aac" in content_type else MessageKind.AUDIO
-    if content_type.startswith("video/"):
-        return MessageKind.VIDEO
-    return MessageKind.DOCUMENT
+    """Signal's voice notes are AAC audio; any other type as every platform reads it."""
+    if content_type.startswith("audio/") and "aac" in content_type:
+        return MessageKind.VOICE
+    return kind_of(content_type)
