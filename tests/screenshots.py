@@ -2,9 +2,9 @@
 center, as SVG (Textual's own export) and PNG (cairosvg) in screenshots/.
 
 What they show is real: the engine `hermes tui` embeds (cli_tui.open_target) on a temporary
-HERMES_HOME, a loopback Telegram peer and the scripted model as subprocesses, and chats that
-make the agent search, read, start a server, run a background task and a slow build, and ask
-for approval of a recursive delete. Only the model's words are scripted. The canned
+HERMES_HOME, loopback Telegram, Discord and Slack peers and the scripted model as subprocesses,
+and chats that make the agent search, read, start a server, run a background task and a slow
+build, and ask for approval of a recursive delete. Only the model's words are scripted. The canned
 StaticHandle (tests/tui_static.py) is for the snapshot tests: it shows platforms this version
 does not have yet, so it would be a less true picture here."""
 
@@ -29,6 +29,8 @@ from hermes_tui.widgets.platforms import PlatformsPane
 from hermes_tui.widgets.sessions import SessionsPane
 from hermes_tui.widgets.tasks import TasksPane
 from hermes_tui.widgets.tool_log import ToolLogPane
+from tests.conformance.drivers.discord import Driver as DiscordDriver
+from tests.conformance.drivers.slack import Driver as SlackDriver
 from tests.helpers import write_config
 from tests.peers.fixtures import OpenAIPeerHandle, start_peer
 from tests.peers.telegram_fixtures import TelegramPeerHandle, start_telegram_peer
@@ -51,6 +53,8 @@ def call(tool: str, usage: tuple[int, int] = (0, 0), **args: Any) -> dict:
 # The model's side, in the order the chats below ask (the peer answers strictly FIFO). Token
 # counts as a real model reports them, so the Sessions pane has something to add up.
 SCRIPT = [
+    {"text": "Deploy finished: 3 services healthy.", "usage": [2_311, 19]},  # Discord
+    {"text": "The standup notes are in #team, thread 'Tuesday'.", "usage": [2_540, 23]},  # Slack
     call("search_files", (3_912, 41), pattern="TODO", path="src"),
     call("read_file", (4_270, 38), path="src/app/routes.py"),
     {"text": FIRST_REPLY, "usage": [4_688, 97]},
@@ -91,10 +95,17 @@ async def until(pilot: Any, check: Callable[[], object], what: str) -> None:
         await pilot.pause(0.05)
 
 
-async def activity(pilot: Any, model: OpenAIPeerHandle, telegram: TelegramPeerHandle) -> None:
+async def activity(
+    pilot: Any, model: OpenAIPeerHandle, telegram: TelegramPeerHandle, others: list
+) -> None:
     """Real chats, one at a time so that each takes the next scripted answer."""
     app = pilot.app
     aio = telegram.aio
+    questions = ("how did the deploy go?", "where are the standup notes?")
+    for driver, text in zip(others, questions, strict=True):
+        alice = driver.users.alice
+        await driver.send(alice, text)
+        await driver.wait_messages(driver.dm(alice), 1, timeout=WAIT)
 
     async def tell(chat_id: int, text: str, **who: Any) -> None:
         await aio.message(chat_id, text, **who)
@@ -122,13 +133,28 @@ async def activity(pilot: Any, model: OpenAIPeerHandle, telegram: TelegramPeerHa
     # A fresh snapshot brings the new sessions, users and tasks.
     def settled() -> bool:
         sessions, tasks = app.pane(SessionsPane).sessions, app.pane(TasksPane).tasks
-        return len(sessions) >= 4 and {t.kind for t in tasks.values()} >= {"background", "process"}
+        return len(sessions) >= 6 and {t.kind for t in tasks.values()} >= {"background", "process"}
 
     await until(pilot, settled, "the sessions and tasks to show")
     await pilot.pause(1.2)  # one tick: ages and counters as a person would see them
 
 
 async def render(root: Path, model: OpenAIPeerHandle, telegram: TelegramPeerHandle) -> dict:
+    """The main screen, the approval dialog and help, with Discord and Slack connected beside
+    Telegram (their loopback peers, driven through the conformance drivers)."""
+    others = [DiscordDriver(), SlackDriver()]
+    for driver in others:
+        await driver.start()
+    try:
+        return await render_with(root, model, telegram, others)
+    finally:
+        for driver in others:
+            await driver.stop()
+
+
+async def render_with(
+    root: Path, model: OpenAIPeerHandle, telegram: TelegramPeerHandle, others: list
+) -> dict:
     home = prepare_home(root, model.base_url)
     model.script(SCRIPT)
     env = {
@@ -137,6 +163,8 @@ async def render(root: Path, model: OpenAIPeerHandle, telegram: TelegramPeerHand
         "TELEGRAM_BASE_FILE_URL": telegram.file_url,
         "TELEGRAM_ALLOWED_USERS": f"{ALICE},{BOB},{DAVE}",
     }
+    for driver in others:
+        env.update(driver.env([driver.users.alice]))
     target = open_target(HermesHome(home), env)
     target.title = TITLE
     target.engine.services.cron.add(
@@ -149,11 +177,12 @@ async def render(root: Path, model: OpenAIPeerHandle, telegram: TelegramPeerHand
             platforms = app.pane(PlatformsPane)
 
             def connected() -> bool:
-                row = platforms.rows.get("telegram")
-                return app.live and row is not None and row.state == "connected"
+                names = ["telegram", *(d.platform for d in others)]
+                rows = [platforms.rows.get(name) for name in names]
+                return app.live and all(r is not None and r.state == "connected" for r in rows)
 
             await until(pilot, connected, "the engine to connect")
-            await activity(pilot, model, telegram)
+            await activity(pilot, model, telegram, others)
             app.clear_notifications()  # toasts cover the Log pane; the badge tells the same
             await pilot.pause()
             shots["main"] = app.export_screenshot()
