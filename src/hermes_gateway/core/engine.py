@@ -165,6 +165,7 @@ class Engine(Outbound):
 
     async def disable_platform(self, name: str, state: str = "disabled") -> None:
         adapter = self.adapters.pop(name, None)
+        self.authorizer.vouchers.pop(name, None)  # a disabled platform admits nobody its way
         if adapter is not None:
             try:
                 await asyncio.wait_for(adapter.disconnect(), timeout=DRAIN_TIMEOUT)
