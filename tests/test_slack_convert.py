@@ -11,9 +11,9 @@ from hermes_gateway.delivery.formatting import render
 from hermes_gateway.platforms.slack import DEFAULT_API_URL, options_from_settings
 from hermes_gateway.platforms.slack.blocks import (
     SECTION_LIMIT,
-    answered_blocks,
     message_blocks,
     parse_block_actions,
+    retired_blocks,
 )
 from hermes_gateway.platforms.slack.convert import (
     BotIdentity,
@@ -198,11 +198,11 @@ def test_a_long_prompt_is_spread_over_sections_within_slacks_limit():
     assert all(b["text"]["type"] == "plain_text" for b in blocks if b["type"] == "section")
 
 
-def test_answered_prompt_keeps_its_text_and_says_who_answered():
-    blocks = tuple(message_blocks("Run it?", True, BUTTONS))
-    answered = answered_blocks(blocks, "✅ Approved once", "U1")
-    assert [b["type"] for b in answered] == ["section", "context"]
-    assert answered[-1]["elements"][0]["text"] == "✅ Approved once (<@U1>)"
+def test_retired_prompt_keeps_its_text_and_says_how_it_was_settled():
+    retired = retired_blocks("Run <it>?", False, "✅ Approved once")
+    assert retired[0] == message_blocks("Run <it>?", False, BUTTONS)[0]
+    assert [b["type"] for b in retired] == ["section", "context"]
+    assert retired[-1]["elements"][0]["text"] == "✅ Approved once"
 
 
 def test_block_actions_payload_becomes_a_button_press():

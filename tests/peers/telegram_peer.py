@@ -552,6 +552,18 @@ class TelegramPeer:
         self.state.record("editMessageText", chat.id, msg["message_id"], p, msg["thread"], None)
         return self.render(chat, msg)
 
+    async def m_editMessageReplyMarkup(self, p: dict) -> dict:
+        chat = self.state.chat(self.chat_id(p))
+        msg = chat.bot_message(as_int(p, "message_id"), "edit")
+        markup = p.get("reply_markup")
+        if markup == msg["reply_markup"] or (not markup and not msg["reply_markup"]):
+            raise ApiError(400, NOT_MODIFIED)
+        msg.update(reply_markup=markup, edit_date=int(time.time()))
+        self.state.record(
+            "editMessageReplyMarkup", chat.id, msg["message_id"], p, msg["thread"], None
+        )
+        return self.render(chat, msg)
+
     async def m_deleteMessage(self, p: dict) -> bool:
         chat = self.state.chat(self.chat_id(p))
         message_id = as_int(p, "message_id")

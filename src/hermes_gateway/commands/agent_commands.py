@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from hermes_gateway.commands.registry import CommandContext
+from hermes_gateway.core.prompts import VERDICTS
 
 REASONING_LEVELS = ("none", "minimal", "low", "medium", "high")
 VOICE_MODES = ("on", "off", "tts", "join", "leave", "status")
@@ -129,13 +130,7 @@ def _resolve(ctx: CommandContext, choice: str, reason: str) -> str:
         return "There is no pending approval in this chat."
     left = len(ctx.engine.approvals.pending(ctx.key))
     more = f" ({left} more waiting: /approve or /deny again)" if left else ""
-    verdict = {
-        "once": "✅ Approved once",
-        "session": "✅ Approved for this session",
-        "always": "✅ Always allowed from now on",
-        "deny": "🚫 Denied",
-    }[choice]
-    return f"{verdict}: `{resolved.command}`{more}"
+    return f"{VERDICTS[choice]}: `{resolved.command}`{more}"
 
 
 def _when(ts: float) -> str:

@@ -1,21 +1,16 @@
 """Button presses from chats (e.g. an approval's inline keyboard): who may press, and what
-happens. Answers with the short text the platform shows the user."""
+happens. Answers with the short text the platform shows the one who pressed; the prompt's
+buttons go when the approval is settled, however it is (core/prompts.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hermes_gateway.core.prompts import VERDICTS
 from hermes_gateway.core.types import ButtonPress, ChatType, SessionSource
 
 if TYPE_CHECKING:
     from hermes_gateway.core.engine import Engine
-
-VERDICTS = {
-    "once": "✅ Approved once",
-    "session": "✅ Approved for this session",
-    "always": "✅ Always allowed",
-    "deny": "🚫 Denied",
-}
 
 
 async def handle_button(engine: Engine, press: ButtonPress) -> str:

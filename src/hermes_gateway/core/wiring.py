@@ -13,7 +13,8 @@ from hermes_gateway.agent.services import AgentServices
 from hermes_gateway.agent.tools.base import ToolError
 from hermes_gateway.agent.tools.registry import ToolRegistry
 from hermes_gateway.core.events import SessionChanged
-from hermes_gateway.core.types import OutboundMessage, Platform, SessionSource
+from hermes_gateway.core.prompts import ApprovalPrompts, SentPrompt
+from hermes_gateway.core.types import OutboundMessage, Platform, SendResult, SessionSource
 from hermes_gateway.storage.records import NewOutbox, OutboxRow
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ def build_approvals(engine: Engine):
     )
 
     settings = engine.settings
+    # Where prompts with buttons went, so that they lose them however the approval ends.
+    prompts = ApprovalPrompts(engine.adapter, engine._spawn)
+    engine.bus.listen(prompts.on_event)
 
     async def notify(pending) -> None:
         engine.bus.publish(SessionChanged(pending.session_key, "", "waiting-approval"))
@@ -92,7 +96,14 @@ def build_approvals(engine: Engine):
             thread_id=pending.thread_id,
             buttons=approval_buttons(pending),
         )
-        await send_direct(engine, pending.platform, message)
+        prompts.sending(pending.id)
+        shown = None
+        try:
+            result = await send_direct(engine, pending.platform, message)
+            if result is not None and result.ok and result.message_id:
+                shown = SentPrompt(pending.platform, message, result.message_id)
+        finally:
+            prompts.sent(pending.id, shown)
 
     return ApprovalManager(
         store=engine.store,
@@ -183,11 +194,12 @@ def outbox_row(outbox_id: int, row: NewOutbox) -> OutboxRow:
     )
 
 
-async def send_direct(engine: Engine, platform: str, message: OutboundMessage) -> None:
-    """Status messages (approval prompts, pairing codes): straight to the adapter."""
+async def send_direct(engine: Engine, platform: str, message: OutboundMessage) -> SendResult | None:
+    """Status messages (approval prompts, pairing codes): straight to the adapter. None when
+    the platform is not connected."""
     adapter = engine.adapter(platform)
     if adapter is None:
-        return
+        return None
     if message.buttons and not adapter.capabilities.buttons:
         message = OutboundMessage(message.chat_id, message.text, message.thread_id)
-    await adapter.send(message)
+    return await adapter.send(message)

@@ -68,6 +68,11 @@ class Adapter(ABC):
             ok=False, error=f"{self.platform.value} cannot edit messages", retryable=False
         )
 
+    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+        """The buttons sent with `prompt` (now `message_id`) are answered: take them off the
+        message, showing `outcome` (e.g. "✅ Approved once") where the platform can. The
+        engine calls it however the question was settled; raising only logs."""
+
     def vouches_for(self, user_id: str) -> bool:
         """Whether the platform itself admits this user (e.g. by a Discord role), asked after
         the allowlists. Answers from memory: it is asked for every message."""

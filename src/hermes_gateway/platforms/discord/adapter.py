@@ -214,10 +214,7 @@ class DiscordAdapter(Adapter):
             sent = await self.client.http.request(route, json=payload)
         except Exception as exc:
             return result_from_error(exc, self.options.token)
-        message_id = str(sent["id"])
-        if message.buttons:
-            self.inbound.buttons_sent(channel, message_id, message.buttons)
-        return SendResult(ok=True, message_id=message_id)
+        return SendResult(ok=True, message_id=str(sent["id"]))
 
     async def _send_files(
         self, channel: str, payload: dict[str, Any], message: OutboundMessage
@@ -233,8 +230,6 @@ class DiscordAdapter(Adapter):
             except Exception as exc:
                 result = result_from_error(exc, self.options.token)
             else:
-                if not first and message.buttons:
-                    self.inbound.buttons_sent(channel, str(sent["id"]), message.buttons)
                 first = first or str(sent["id"])
                 payload = {"allowed_mentions": NO_PINGS}
                 continue
@@ -247,19 +242,30 @@ class DiscordAdapter(Adapter):
     ) -> SendResult:
         if not chat_id.isdigit() or not message_id.isdigit():
             return _no_channel(f"{chat_id}/{message_id}")
-        route = Route(
-            "PATCH",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=chat_id,
-            message_id=message_id,
-        )
         try:
-            await self.client.http.request(
-                route, json={"content": text, "allowed_mentions": NO_PINGS}
-            )
+            await self._patch(chat_id, message_id, {"content": text, "allowed_mentions": NO_PINGS})
         except Exception as exc:
             return result_from_error(exc, self.options.token)
         return SendResult(ok=True, message_id=message_id)
+
+    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+        # The text stays: the answer was said in the chat or to the one who pressed.
+        channel = prompt.thread_id or prompt.chat_id  # where send() put it
+        if not channel.isdigit() or not message_id.isdigit():
+            return
+        try:
+            await self._patch(channel, message_id, {"components": []})
+        except Exception as exc:
+            log.info("discord: removing the buttons failed: %s", self._clean(exc))
+
+    async def _patch(self, channel: str, message_id: str, body: dict[str, Any]) -> None:
+        route = Route(
+            "PATCH",
+            "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel,
+            message_id=message_id,
+        )
+        await self.client.http.request(route, json=body)
 
     async def typing(self, chat_id: str, thread_id: str = "") -> None:
         channel = thread_id or chat_id

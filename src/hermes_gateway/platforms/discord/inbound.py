@@ -1,6 +1,6 @@
 """Everything that comes in from Discord: messages and slash commands (in arrival order, one at
 a time, into the engine's inbox), button presses (answered at once: Discord waits 3 s), and the
-reactions and button clean-up that follow engine events."""
+reactions that follow engine events. A prompt's buttons go when the engine retires them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 import discord
 from discord.http import Route
 
-from hermes_gateway.core.events import ApprovalResolved
 from hermes_gateway.core.types import ButtonPress, ChatType, InboundMessage, Platform
 from hermes_gateway.platforms.base import AdapterContext
 from hermes_gateway.platforms.connection import Backoff, sleep_unless
@@ -35,7 +34,7 @@ from .roles import RoleGate
 log = logging.getLogger("hermes.discord")
 
 QUEUE_LIMIT = 1000  # events waiting for the inbox; beyond it the gateway read waits
-REMEMBERED = 1024  # messages whose channel (or buttons) we keep for reactions / clean-up
+REMEMBERED = 1024  # messages whose channel we keep for reactions
 DELIVERY_TRIES = 5
 BUTTON_FAILED = "That did not work. Please try again."
 EPHEMERAL = 64  # message flag: only the user who pressed sees the answer
@@ -62,10 +61,7 @@ class Inbound:
         self._consumer: asyncio.Task | None = None
         self._stopping = asyncio.Event()
         self._homes: OrderedDict[str, str] = OrderedDict()  # message id -> its channel
-        self._buttons: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         self._reactions = StatusReactions(self._react, self._unreact) if options.reactions else None
-        self._unlisten = None
-        self._tasks: set[asyncio.Task] = set()  # button clean-ups in flight
 
     def start(self) -> None:
         self._stopping.clear()
@@ -73,16 +69,11 @@ class Inbound:
             self._consumer = asyncio.create_task(self._consume(), name="discord-inbound")
         if self._reactions is not None:
             self._reactions.attach(self.context.listen)
-        if self.context.listen is not None and self._unlisten is None:
-            self._unlisten = self.context.listen(self._on_engine_event)
 
     async def stop(self) -> None:
         self._stopping.set()
         if self._reactions is not None:
             self._reactions.detach()
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
         if self._consumer is not None:
             self._consumer.cancel()
             await asyncio.wait([self._consumer], timeout=1.0)
@@ -234,32 +225,6 @@ class Inbound:
             log.warning("discord: answering an interaction failed: %s", self._clean(exc))
 
     # -- what follows engine events -----------------------------------------------------
-    def buttons_sent(self, channel: str, message_id: str, buttons: tuple) -> None:
-        self._remember(self._buttons, message_id, (channel, tuple(data for _, data in buttons)))
-
-    def _on_engine_event(self, event: Any) -> None:
-        """An approval answered by any means (button, /approve, timeout): its buttons go."""
-        if not isinstance(event, ApprovalResolved):
-            return
-        for message_id, (channel, datas) in list(self._buttons.items()):
-            if any(event.approval_id in data for data in datas):
-                del self._buttons[message_id]
-                task = asyncio.ensure_future(self._drop_buttons(channel, message_id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-    async def _drop_buttons(self, channel: str, message_id: str) -> None:
-        route = Route(
-            "PATCH",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel,
-            message_id=message_id,
-        )
-        try:
-            await self.client.http.request(route, json={"components": []})
-        except Exception as exc:
-            log.info("discord: removing the buttons failed: %s", self._clean(exc))
-
     async def _react(self, chat_id: str, message_id: str, emoji: str) -> None:
         channel = self._homes.get(message_id)
         if channel is not None:  # only messages we received (not slash commands)

@@ -14,7 +14,6 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from hermes_gateway.config.secrets import redact
-from hermes_gateway.core.actions import VERDICTS
 from hermes_gateway.core.types import (
     Capabilities,
     InboundMessage,
@@ -29,7 +28,7 @@ from hermes_gateway.platforms.extra import with_rates
 from hermes_gateway.platforms.processing_reaction import ProcessingReaction
 
 from . import AUTH_ERRORS, options_from_settings, rejected, sdk_logger
-from .blocks import Press, answered_blocks, message_blocks, parse_block_actions
+from .blocks import Press, message_blocks, parse_block_actions, retired_blocks
 from .convert import (
     SLASH_PREFIX,
     BotIdentity,
@@ -247,27 +246,37 @@ class SlackAdapter(Adapter):
         except Exception as exc:  # the person is told; the press is not worth a redelivery
             log.error("slack: a button press failed: %s", self._clean(exc))
             answer = BUTTON_FAILED
-        # The prompt changes beside the next envelope, not in front of its acknowledgement.
+        # The answer goes beside the next envelope, not in front of its acknowledgement.
         self._spawn(self._after_press(press, answer))
 
     async def _after_press(self, press: Press, answer: str) -> None:
+        """Only the one who pressed is told; the prompt loses its buttons when the engine
+        retires them (a refused press leaves them for the one who may answer)."""
         assert self._web is not None
         try:
-            if answer in VERDICTS.values():  # answered: the buttons go, the answer shows
-                blocks = answered_blocks(press.blocks, answer, press.press.user_id)
-                text = f"{press.text}\n{escape_html(answer)}".strip()
-                await self._web.chat_update(
-                    channel=press.channel, ts=press.ts, text=text, blocks=blocks
-                )
-            else:  # refused or stale: only the one who pressed is told
-                await self._web.chat_postEphemeral(
-                    channel=press.channel,
-                    user=press.press.user_id,
-                    text=escape_html(answer or BUTTON_FAILED),
-                    thread_ts=press.press.thread_id or None,
-                )
+            await self._web.chat_postEphemeral(
+                channel=press.channel,
+                user=press.press.user_id,
+                text=escape_html(answer or BUTTON_FAILED),
+                thread_ts=press.press.thread_id or None,
+            )
         except Exception as exc:
             log.warning("slack: answering a button press failed: %s", self._clean(exc))
+
+    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+        if self._web is None:
+            return
+        mrkdwn = prompt.parse_mode == "mrkdwn"
+        text = prompt.text if mrkdwn else escape_html(prompt.text)
+        try:
+            await self._web.chat_update(
+                channel=prompt.chat_id,
+                ts=message_id,
+                text=f"{text}\n{escape_html(outcome)}".strip(),
+                blocks=retired_blocks(prompt.text, mrkdwn, outcome),
+            )
+        except Exception as exc:  # a press on what stays is refused as expired
+            log.info("slack: removing the buttons failed: %s", self._clean(exc))
 
     # -- outbound ------------------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -1,6 +1,6 @@
 """Block Kit: a message with buttons (text sections, then one row of buttons whose value is the
 callback data), a press on one of them (a `block_actions` payload) as a ButtonPress, and the
-prompt once answered."""
+prompt once its buttons are retired."""
 
 from __future__ import annotations
 
@@ -21,13 +21,11 @@ BUTTON_LABEL_LIMIT = 75
 
 @dataclass(frozen=True)
 class Press:
-    """A press on one of our buttons, with what is needed to update the message after."""
+    """A press on one of our buttons, with where it was pressed."""
 
     press: ButtonPress
     channel: str
     ts: str
-    blocks: tuple[dict, ...]
-    text: str
 
 
 def parse_block_actions(payload: Any) -> Press | None:
@@ -51,7 +49,6 @@ def parse_block_actions(payload: Any) -> Press | None:
     thread = message.get("thread_ts") or container.get("thread_ts") or ""
     if not isinstance(value, str) or not isinstance(ts, str) or not isinstance(thread, str):
         raise MalformedEvent("the action's value or the message ts is not a string")
-    blocks = message.get("blocks") or []
     press = ButtonPress(
         platform=Platform.SLACK,
         chat_id=channel,
@@ -61,19 +58,13 @@ def parse_block_actions(payload: Any) -> Press | None:
         thread_id="" if thread == ts else thread,
         user_name=str(user.get("username") or user.get("name") or ""),
     )
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
-    return Press(press, channel, ts, tuple(b for b in blocks if isinstance(b, dict)), text)
+    return Press(press, channel, ts)
 
 
 def message_blocks(text: str, mrkdwn: bool, buttons: tuple[tuple[str, str], ...]) -> list[dict]:
     """Sections holding `text` (3000 characters each), then one row of buttons whose value is
     the callback data."""
-    kind = "mrkdwn" if mrkdwn else "plain_text"
-    parts = split_message(text, SECTION_LIMIT) if text.strip() else []
-    blocks: list[dict] = [
-        {"type": "section", "text": {"type": kind, "text": part}}
-        for part in parts[: MAX_BLOCKS - 1]
-    ]
+    blocks = _sections(text, mrkdwn)
     elements = [
         {
             "type": "button",
@@ -87,8 +78,17 @@ def message_blocks(text: str, mrkdwn: bool, buttons: tuple[tuple[str, str], ...]
     return blocks
 
 
-def answered_blocks(blocks: tuple[dict, ...], answer: str, user_id: str) -> list[dict]:
-    """The prompt without its buttons, with who answered what."""
-    kept = [b for b in blocks if b.get("type") != "actions"]
-    note = f"{escape_html(answer)} (<@{user_id}>)"
-    return [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}]
+def retired_blocks(text: str, mrkdwn: bool, outcome: str) -> list[dict]:
+    """The prompt without its buttons, with how it was settled."""
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_html(outcome)}]}
+    return [*_sections(text, mrkdwn), note]
+
+
+def _sections(text: str, mrkdwn: bool) -> list[dict]:
+    """`text` in section blocks (3000 characters each), leaving room for one more block."""
+    kind = "mrkdwn" if mrkdwn else "plain_text"
+    parts = split_message(text, SECTION_LIMIT) if text.strip() else []
+    return [
+        {"type": "section", "text": {"type": kind, "text": part}}
+        for part in parts[: MAX_BLOCKS - 1]
+    ]

@@ -226,24 +226,19 @@ class TelegramAdapter(Adapter):
             thread_id=str(shown.message_thread_id) if shown and shown.is_topic_message else "",
             user_name=user.username or user.first_name or "",
         )
-        handled, text = self.context.deliver_action is not None, ""
+        text = ""
         if self.context.deliver_action is not None:
             try:
                 text = await self.context.deliver_action(press) or ""
             except Exception as exc:
                 log.error("telegram: a button press failed: %s", exc)
-                handled, text = False, BUTTON_FAILED
+                text = BUTTON_FAILED
+        # Only the presser sees the answer; the keyboard stays until the engine retires it
+        # (a refused press must not take the buttons away from the one who may answer).
         try:
             await query.answer(text[:ANSWER_LIMIT] or None)
         except TelegramError as exc:
             log.warning("telegram: answerCallbackQuery failed: %s", self._clean(exc))
-        if handled and message is not None:
-            try:  # the buttons go away so they cannot be pressed twice
-                await self._bot.edit_message_reply_markup(
-                    message.chat.id, message.message_id, reply_markup=None
-                )
-            except TelegramError as exc:
-                log.info("telegram: removing the buttons failed: %s", self._clean(exc))
 
     # -- outbound ------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendResult:
@@ -304,6 +299,18 @@ class TelegramAdapter(Adapter):
         except TelegramError as exc:
             return self.result_from_error(exc)
         return SendResult(ok=True, message_id=message_id)
+
+    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+        # The text stays as it was (its parse mode may not survive an edit); the answer was
+        # said in the chat or to the presser.
+        if not message_id.isdigit():
+            return
+        try:
+            await self._bot.edit_message_reply_markup(
+                chat_ref(prompt.chat_id), int(message_id), reply_markup=None
+            )
+        except TelegramError as exc:
+            log.info("telegram: removing the buttons failed: %s", self._clean(exc))
 
     async def typing(self, chat_id: str, thread_id: str = "") -> None:
         try:
