@@ -17,6 +17,7 @@ from tests.test_agent_runtime_e2e import call
 
 ALICE = 111  # a private chat's id is the user's id
 BOB = 222
+STRANGER = 333  # on no allowlist
 
 
 def telegram_env(peer, allowed: str = f"{ALICE},{BOB}") -> dict[str, str]:
@@ -39,6 +40,12 @@ def home_for(tmp_path, openai_peer, extra: str = "display:\n  tool_progress: 'of
 
 def bot_messages(telegram_peer, chat_id: int) -> list[dict]:
     return list(telegram_peer.messages(chat_id).values())
+
+
+def keyboard(telegram_peer, chat_id: int, message_id: int) -> list[dict]:
+    """The buttons a bot message shows now."""
+    markup = telegram_peer.messages(chat_id)[message_id]["reply_markup"] or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def test_dm_reply_is_sent_as_telegram_html(tmp_path, openai_peer, telegram_peer):
@@ -104,12 +111,68 @@ async def test_approval_buttons_answered_by_callback(tmp_path, openai_peer, tele
             chat_id=group, message_id=prompt["message_id"], data=allow, user_id=BOB
         )
         [refused] = await telegram_peer.aio.wait(1, method="answerCallbackQuery")
+        # A stranger (not on the allowlist) is refused too.
+        telegram_peer.callback(
+            chat_id=group, message_id=prompt["message_id"], data=allow, user_id=STRANGER
+        )
+        [stranger] = await telegram_peer.aio.wait(
+            1, since=refused["seq"], method="answerCallbackQuery"
+        )
         assert build.exists()
+        assert keyboard(telegram_peer, group, prompt["message_id"]), "refusals keep the buttons"
         telegram_peer.callback(
             chat_id=group, message_id=prompt["message_id"], data=allow, user_id=ALICE
         )
-        ops = await telegram_peer.aio.wait(1, since=refused["seq"], method="sendMessage")
+        [answered] = await telegram_peer.aio.wait(
+            1, since=stranger["seq"], method="answerCallbackQuery"
+        )
+        ops = await telegram_peer.aio.wait(1, since=stranger["seq"], method="sendMessage")
+        await telegram_peer.aio.wait(1, method="editMessageReplyMarkup")
+    assert "Only someone in that conversation" in refused["text"]
+    assert stranger["text"] == "You are not allowed to do that."
+    assert answered["text"].startswith("✅ Approved once")
     assert ops[-1]["text"] == "cleaned" and not build.exists()
+    # The buttons went once, after the answer, and for good.
+    [removed] = telegram_peer.sent(method="editMessageReplyMarkup")
+    assert removed["seq"] > answered["seq"] and removed["message_id"] == prompt["message_id"]
+    assert not keyboard(telegram_peer, group, prompt["message_id"])
+
+
+async def test_approval_answered_by_typing_loses_its_buttons(tmp_path, openai_peer, telegram_peer):
+    home = home_for(tmp_path, openai_peer)
+    build = home / "workspace" / "build"
+    build.mkdir(parents=True)
+    openai_peer.script([call("terminal", command="rm -rf build"), {"text": "cleaned"}])
+    async with running_engine(home, telegram_env(telegram_peer)):
+        telegram_peer.message(chat_id=ALICE, text="clean up")
+        [prompt] = await telegram_peer.aio.wait(1, method="sendMessage")
+        assert keyboard(telegram_peer, ALICE, prompt["message_id"])
+        telegram_peer.message(chat_id=ALICE, text="/approve")
+        [removed] = await telegram_peer.aio.wait(1, method="editMessageReplyMarkup")
+        ops = await telegram_peer.aio.wait(3, method="sendMessage")
+    assert removed["message_id"] == prompt["message_id"]
+    assert not keyboard(telegram_peer, ALICE, prompt["message_id"])
+    texts = sorted(op["text"] for op in ops[1:])
+    assert texts[0] == "cleaned" and texts[1].startswith("✅ Approved once")
+    assert not build.exists()
+
+
+async def test_unanswered_approval_loses_its_buttons_at_the_timeout(
+    tmp_path, openai_peer, telegram_peer
+):
+    extra = "display:\n  tool_progress: 'off'\napprovals:\n  timeout: 1\n"
+    home = home_for(tmp_path, openai_peer, extra)
+    build = home / "workspace" / "build"
+    build.mkdir(parents=True)
+    openai_peer.script([call("terminal", command="rm -rf build"), {"text": "not deleted"}])
+    async with running_engine(home, telegram_env(telegram_peer)):
+        telegram_peer.message(chat_id=ALICE, text="clean up")
+        [prompt] = await telegram_peer.aio.wait(1, method="sendMessage")
+        [removed] = await telegram_peer.aio.wait(1, method="editMessageReplyMarkup")
+        ops = await telegram_peer.aio.wait(2, method="sendMessage")
+    assert removed["message_id"] == prompt["message_id"]
+    assert not keyboard(telegram_peer, ALICE, prompt["message_id"])
+    assert ops[-1]["text"] == "not deleted" and build.exists()
 
 
 async def test_streamed_reply_ends_as_exactly_one_message(tmp_path, openai_peer, telegram_peer):
