@@ -13,10 +13,12 @@ class Recorder:
     """Stands in for an adapter: records what it is asked to retire."""
 
     def __init__(self) -> None:
-        self.retired: list[tuple[str, str, str]] = []
+        self.retired: list[tuple[str, str, str, str]] = []
 
-    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, text: str) -> None:
-        self.retired.append((prompt.chat_id, message_id, text))
+    async def retire_buttons(
+        self, prompt: OutboundMessage, message_id: str, text: str, by: str = ""
+    ) -> None:
+        self.retired.append((prompt.chat_id, message_id, text, by))
 
 
 def tracker() -> tuple[ApprovalPrompts, Recorder, list[asyncio.Task]]:
@@ -44,7 +46,7 @@ async def test_buttons_go_once_when_the_approval_is_settled():
     tracked.on_event(ApprovalResolved("ap_1", "k", "once", "111"))
     tracked.on_event(ApprovalResolved("ap_1", "k", "once", "111"))  # a repeat changes nothing
     await settled(tasks)
-    assert adapter.retired == [("42", "7", "✅ Approved once")]
+    assert adapter.retired == [("42", "7", "✅ Approved once", "111")]
     assert tracked.waiting() == 0
 
 
@@ -55,7 +57,7 @@ async def test_an_answer_while_the_prompt_is_being_sent_retires_it_when_it_is_ou
     assert adapter.retired == [] and tasks == []
     tracked.sent("ap_1", prompt())
     await settled(tasks)
-    assert adapter.retired == [("42", "7", "🚫 Denied")]
+    assert adapter.retired == [("42", "7", "🚫 Denied by the operator", "")]
     assert tracked.waiting() == 0
 
 
@@ -82,11 +84,12 @@ async def test_the_tables_are_bounded(monkeypatch):
     for n in range(5):
         tracked.on_event(ApprovalResolved(f"ap_{n}", "k", "deny", "u"))
     await settled(tasks)
-    assert [m for _, m, _ in adapter.retired] == ["2", "3", "4"]  # the oldest were forgotten
+    assert [m for _, m, _, _ in adapter.retired] == ["2", "3", "4"]  # the oldest were forgotten
 
 
 def test_outcome_wording():
     assert outcome("session", "111") == "✅ Approved for this session"
     assert outcome("timeout", "timeout").startswith("⌛")
     assert outcome("deny", "stop") == "🚫 Denied: the agent was stopped"
+    assert outcome("always", "operator") == "✅ Always allowed from now on by the operator"
     assert outcome("cancelled", "interrupt").startswith("⏹")

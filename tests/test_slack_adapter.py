@@ -207,6 +207,7 @@ async def test_approval_buttons_in_a_thread(tmp_path, openai_peer, slack_peer):
     shown = updated["message"]
     assert "Approved once" in shown["text"]
     assert [b["type"] for b in shown["blocks"]][-1] == "context"
+    assert shown["blocks"][-1]["elements"][0]["text"] == f"✅ Approved once (<@{ALICE}>)"
     assert all(b["type"] != "actions" for b in shown["blocks"])  # pressed once, gone
 
 

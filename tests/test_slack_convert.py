@@ -199,10 +199,12 @@ def test_a_long_prompt_is_spread_over_sections_within_slacks_limit():
 
 
 def test_retired_prompt_keeps_its_text_and_says_how_it_was_settled():
-    retired = retired_blocks("Run <it>?", False, "✅ Approved once")
+    retired = retired_blocks("Run <it>?", False, "✅ Approved once", "U1")
     assert retired[0] == message_blocks("Run <it>?", False, BUTTONS)[0]
     assert [b["type"] for b in retired] == ["section", "context"]
-    assert retired[-1]["elements"][0]["text"] == "✅ Approved once"
+    assert retired[-1]["elements"][0]["text"] == "✅ Approved once (<@U1>)"
+    timed_out = retired_blocks("Run it?", False, "⌛ No answer in time: denied")
+    assert timed_out[-1]["elements"][0]["text"] == "⌛ No answer in time: denied"
 
 
 def test_block_actions_payload_becomes_a_button_press():

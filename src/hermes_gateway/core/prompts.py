@@ -33,6 +33,8 @@ SETTLED = {
     "cancelled": "⏹ Cancelled: the agent stopped waiting",
 }
 STOPPED = "🚫 Denied: the agent was stopped"
+# ApprovalResolved.by values that are not a person of the chat.
+NOBODY = frozenset({"operator", "timeout", "stop", "interrupt", "user"})
 # Prompts waiting for an answer, and answers that came before their prompt was out. Only a
 # huge backlog reaches these bounds; the oldest entries go first (their buttons then stay, and
 # a press on them is refused as expired).
@@ -43,7 +45,8 @@ def outcome(decision: str, by: str) -> str:
     """The short line a retired prompt shows, e.g. "✅ Approved once"."""
     if decision == "deny" and by == "stop":
         return STOPPED
-    return VERDICTS.get(decision) or SETTLED.get(decision) or f"Settled ({decision})"
+    text = VERDICTS.get(decision) or SETTLED.get(decision) or f"Settled ({decision})"
+    return f"{text} by the operator" if by == "operator" else text
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class ApprovalPrompts:
         self._spawn = spawn
         # None while the prompt is being sent.
         self._sent: OrderedDict[str, SentPrompt | None] = OrderedDict()
-        self._early: OrderedDict[str, str] = OrderedDict()  # answered while being sent
+        # Answered while being sent: approval id -> (outcome, who answered).
+        self._early: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     def sending(self, approval_id: str) -> None:
         _bounded_put(self._sent, approval_id, None)
@@ -86,25 +90,25 @@ class ApprovalPrompts:
         """A bus listener: must not block, so the platform call runs as a task."""
         if not isinstance(event, ApprovalResolved) or event.approval_id not in self._sent:
             return
-        text = outcome(event.decision, event.by)
+        settled = (outcome(event.decision, event.by), "" if event.by in NOBODY else event.by)
         prompt = self._sent.pop(event.approval_id)
         if prompt is None:
-            _bounded_put(self._early, event.approval_id, text)
+            _bounded_put(self._early, event.approval_id, settled)
         else:
-            self._retire(prompt, text)
+            self._retire(prompt, settled)
 
     def waiting(self) -> int:
         return len(self._sent)
 
-    def _retire(self, prompt: SentPrompt, text: str) -> None:
-        self._spawn(self._retire_now(prompt, text))
+    def _retire(self, prompt: SentPrompt, settled: tuple[str, str]) -> None:
+        self._spawn(self._retire_now(prompt, *settled))
 
-    async def _retire_now(self, prompt: SentPrompt, text: str) -> None:
+    async def _retire_now(self, prompt: SentPrompt, text: str, by: str) -> None:
         adapter = self._adapter(prompt.platform)
         if adapter is None:  # disconnected meanwhile: the buttons stay, a press says "expired"
             return
         try:
-            await adapter.retire_buttons(prompt.message, prompt.message_id, text)
+            await adapter.retire_buttons(prompt.message, prompt.message_id, text, by)
         except Exception as exc:  # stale buttons are harmless: a press is refused
             log.info("removing the buttons on %s failed: %s", prompt.platform, exc)
 

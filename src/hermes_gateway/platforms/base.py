@@ -68,10 +68,13 @@ class Adapter(ABC):
             ok=False, error=f"{self.platform.value} cannot edit messages", retryable=False
         )
 
-    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+    async def retire_buttons(
+        self, prompt: OutboundMessage, message_id: str, outcome: str, by: str = ""
+    ) -> None:
         """The buttons sent with `prompt` (now `message_id`) are answered: take them off the
-        message, showing `outcome` (e.g. "✅ Approved once") where the platform can. The
-        engine calls it however the question was settled; raising only logs."""
+        message, showing `outcome` (e.g. "✅ Approved once") and `by` (the platform user id of
+        who answered, "" when nobody in the chat did) where the platform can. The engine calls
+        it however the question was settled; raising only logs."""
 
     def vouches_for(self, user_id: str) -> bool:
         """Whether the platform itself admits this user (e.g. by a Discord role), asked after

@@ -248,7 +248,9 @@ class DiscordAdapter(Adapter):
             return result_from_error(exc, self.options.token)
         return SendResult(ok=True, message_id=message_id)
 
-    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+    async def retire_buttons(
+        self, prompt: OutboundMessage, message_id: str, outcome: str, by: str = ""
+    ) -> None:
         # The text stays: the answer was said in the chat or to the one who pressed.
         channel = prompt.thread_id or prompt.chat_id  # where send() put it
         if not channel.isdigit() or not message_id.isdigit():

@@ -263,7 +263,9 @@ class SlackAdapter(Adapter):
         except Exception as exc:
             log.warning("slack: answering a button press failed: %s", self._clean(exc))
 
-    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+    async def retire_buttons(
+        self, prompt: OutboundMessage, message_id: str, outcome: str, by: str = ""
+    ) -> None:
         if self._web is None:
             return
         mrkdwn = prompt.parse_mode == "mrkdwn"
@@ -273,7 +275,7 @@ class SlackAdapter(Adapter):
                 channel=prompt.chat_id,
                 ts=message_id,
                 text=f"{text}\n{escape_html(outcome)}".strip(),
-                blocks=retired_blocks(prompt.text, mrkdwn, outcome),
+                blocks=retired_blocks(prompt.text, mrkdwn, outcome, by),
             )
         except Exception as exc:  # a press on what stays is refused as expired
             log.info("slack: removing the buttons failed: %s", self._clean(exc))

@@ -78,10 +78,15 @@ def message_blocks(text: str, mrkdwn: bool, buttons: tuple[tuple[str, str], ...]
     return blocks
 
 
-def retired_blocks(text: str, mrkdwn: bool, outcome: str) -> list[dict]:
-    """The prompt without its buttons, with how it was settled."""
-    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_html(outcome)}]}
-    return [*_sections(text, mrkdwn), note]
+def retired_blocks(text: str, mrkdwn: bool, outcome: str, by: str = "") -> list[dict]:
+    """The prompt without its buttons, with how it was settled (and by whom, if a person of
+    the chat answered)."""
+    note = escape_html(outcome) + (f" (<@{by}>)" if by else "")
+    return [*_sections(text, mrkdwn), {"type": "context", "elements": [_mrkdwn(note)]}]
+
+
+def _mrkdwn(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text}
 
 
 def _sections(text: str, mrkdwn: bool) -> list[dict]:

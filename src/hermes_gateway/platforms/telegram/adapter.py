@@ -300,7 +300,9 @@ class TelegramAdapter(Adapter):
             return self.result_from_error(exc)
         return SendResult(ok=True, message_id=message_id)
 
-    async def retire_buttons(self, prompt: OutboundMessage, message_id: str, outcome: str) -> None:
+    async def retire_buttons(
+        self, prompt: OutboundMessage, message_id: str, outcome: str, by: str = ""
+    ) -> None:
         # The text stays as it was (its parse mode may not survive an edit); the answer was
         # said in the chat or to the presser.
         if not message_id.isdigit():
