@@ -239,3 +239,11 @@ def test_platform_enum_and_platform_name_are_the_same_platform(store):
     assert auth.check("wecom_callback", "u").allowed
     assert auth.check(Platform.WECOM_CALLBACK, "u").allowed
     assert not auth.check(Platform.WECOM, "u").allowed
+
+
+def test_a_platform_that_admits_by_its_own_rule_silences_the_warning(store):
+    auth = Authorizer(AccessPolicy(), store)
+    auth.vouchers["discord"] = lambda uid: uid == "42"  # e.g. DISCORD_ALLOWED_ROLES
+    assert auth.startup_warning() is None
+    assert auth.check("discord", "42") == Decision(True, "platform-vouched")
+    assert auth.check("discord", "43") == Decision(False, "denied")

@@ -107,13 +107,13 @@ class Engine(Outbound):
                 target.model,
             )
         )
-        warning = self.authorizer.startup_warning()
-        if warning:
-            self.bus.publish(EngineWarning(warning))
         # What a crash or a shutdown left unanswered, read before the adapters connect: one
         # that delivers while connecting routes its messages itself (twice would interrupt).
         unanswered = list(self.store.inbox_pending())
         await asyncio.gather(*(self._connect(p) for p in enabled))
+        warning = self.authorizer.startup_warning()  # after connecting: adapters may vouch
+        if warning:
+            self.bus.publish(EngineWarning(warning))
         for row in unanswered:
             self._route(row.id, message_from_payload(row.payload))
         for name in self.adapters:  # replies a crash or an outage left unsent
@@ -139,7 +139,8 @@ class Engine(Outbound):
                     listen=self.bus.listen,
                 ),
             )
-            self.authorizer.vouchers[name] = adapter.vouches_for
+            if adapter.vouches:
+                self.authorizer.vouchers[name] = adapter.vouches_for
             report("connecting", "")
             await adapter.connect()
         except Exception as exc:  # one dead platform never stops the others

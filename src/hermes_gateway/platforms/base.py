@@ -76,6 +76,10 @@ class Adapter(ABC):
         who answered, "" when nobody in the chat did) where the platform can. The engine calls
         it however the question was settled; raising only logs."""
 
+    # True when the platform admits users by a rule of its own (Discord roles): the engine
+    # then asks vouches_for after its allowlists, and does not warn that nobody can talk.
+    vouches: bool = False
+
     def vouches_for(self, user_id: str) -> bool:
         """Whether the platform itself admits this user (e.g. by a Discord role), asked after
         the allowlists. Answers from memory: it is asked for every message."""

@@ -133,7 +133,7 @@ class Authorizer:
 
         No warning when the policy is empty but some pairing is already approved: those users
         can talk, everyone else is denied, which is the intended fail-closed state."""
-        if not self.policy.is_empty():
+        if not self.policy.is_empty() or self.vouchers:
             return None
         if any(r.state == "approved" for r in self._store.pairing_list()):
             return None

@@ -75,6 +75,10 @@ class DiscordAdapter(Adapter):
     def __repr__(self) -> str:
         return f"DiscordAdapter({self.options!r})"
 
+    @property
+    def vouches(self) -> bool:
+        return bool(self.options.allowed_roles)
+
     def vouches_for(self, user_id: str) -> bool:
         """DISCORD_ALLOWED_ROLES: the engine asks this after its allowlists."""
         return self.inbound.roles.allows(user_id)
