@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from tests.peers.serving import until_stopped
 
 
 class Spool:
@@ -63,17 +63,8 @@ async def serve(port: int, spool: Spool) -> None:
 
     server = await loop.create_server(protocol, "127.0.0.1", port)
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    parent = os.getppid()
     try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                if os.getppid() != parent:  # orphaned: the test run died without stopping us
-                    break
+        await until_stopped()
     finally:
         server.close()
 

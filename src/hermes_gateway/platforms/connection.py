@@ -5,8 +5,9 @@ ends at once when the adapter stops, and the stream's loop run as a background t
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 BACKOFF_START = 1.0
@@ -91,3 +92,32 @@ class StreamTask:
         self.stream.stop()
         self._task.cancel()
         await asyncio.wait([self._task], timeout=2.0)
+
+
+class StoreRetries:
+    """Inbound items (updates, events, mails) that did not reach the inbox yet. The source keeps
+    such an item unacknowledged and offers it again; after `limit` tries it is given up (and
+    acknowledged), so one item that can never be stored does not block those behind it."""
+
+    def __init__(self, log: logging.Logger, platform: str, what: str, limit: int = 5) -> None:
+        self.log, self.platform, self.what, self.limit = log, platform, what, limit
+        self._tries: dict[object, int] = {}
+
+    async def store(self, key: object, handle: Callable[[], Awaitable[object]]) -> bool:
+        """Run `handle`. True: stored, or given up on (acknowledge it and go on); False: keep
+        it unacknowledged and offer it again later."""
+        try:
+            await handle()
+        except Exception as exc:
+            tries = self._tries.get(key, 0) + 1
+            self._tries[key] = tries
+            if tries < self.limit:
+                self.log.warning(
+                    "%s: %s %s not stored yet (%s); retrying", self.platform, self.what, key, exc
+                )
+                return False
+            self.log.error(
+                "%s: gave up on %s %s after %s tries: %s", self.platform, self.what, key, tries, exc
+            )
+        self._tries.pop(key, None)
+        return True

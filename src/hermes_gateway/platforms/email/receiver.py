@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import aioimaplib
 
 from hermes_gateway.config.secrets import redact
-from hermes_gateway.platforms.connection import Backoff, StatusLatch, sleep_unless
+from hermes_gateway.platforms.connection import Backoff, StatusLatch, StoreRetries, sleep_unless
 
 from . import EmailOptions, login_rejected
 
@@ -188,7 +188,7 @@ class Receiver:
         self._handle = handle  # returns once the mail may be marked seen; raises if not stored
         self._status = status
         self._stopping = asyncio.Event()
-        self._failures: dict[str, int] = {}
+        self._stored = StoreRetries(log, "email", "mail", MAX_HANDLER_FAILURES)
         self.session: Session | None = None
 
     async def open(self) -> Session:
@@ -259,17 +259,10 @@ class Receiver:
             if self._stopping.is_set():
                 return True
             raw = await session.fetch(uid)
-            if raw is not None:
-                try:
-                    await self._handle(uid, raw)
-                except Exception as exc:
-                    tries = self._failures.get(uid, 0) + 1
-                    self._failures[uid] = tries
-                    if tries < MAX_HANDLER_FAILURES:
-                        log.warning("email: mail %s not stored yet (%s); retrying", uid, exc)
-                        return False
-                    log.error("email: gave up on mail %s after %s tries: %s", uid, tries, exc)
-            self._failures.pop(uid, None)
+            if raw is not None and not await self._stored.store(
+                uid, lambda uid=uid, raw=raw: self._handle(uid, raw)
+            ):
+                return False
             await session.mark_seen(uid)
         return True
 

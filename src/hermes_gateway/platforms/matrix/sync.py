@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import ClientError
 from nio import AsyncClient, ErrorResponse, MessageDirection, SyncResponse
 
-from hermes_gateway.platforms.connection import Backoff, StatusLatch, sleep_unless
+from hermes_gateway.platforms.connection import Backoff, StatusLatch, StoreRetries, sleep_unless
 
 from . import MatrixOptions
 from .state import StateFile, SyncState
@@ -75,7 +75,7 @@ class SyncLoop:
         # return why the platform failed.
         self._relogin = relogin
         self._stopping = asyncio.Event()
-        self._failures: dict[str, int] = {}
+        self._stored = StoreRetries(log, "matrix", "event", MAX_DELIVERY_FAILURES)
         self.synced_once = False
 
     def stop(self) -> None:
@@ -156,17 +156,7 @@ class SyncLoop:
 
     async def _deliver_one(self, room_id: str, event: dict[str, Any]) -> bool:
         event_id = str(event.get("event_id", ""))
-        try:
-            await self._deliver(room_id, event)
-        except Exception as exc:
-            tries = self._failures.get(event_id, 0) + 1
-            self._failures[event_id] = tries
-            if tries < MAX_DELIVERY_FAILURES:
-                log.warning("matrix: event %s not stored yet (%s); retrying", event_id, exc)
-                return False
-            log.error("matrix: gave up on event %s after %s tries", event_id, tries)
-        self._failures.pop(event_id, None)
-        return True
+        return await self._stored.store(event_id, lambda: self._deliver(room_id, event))
 
     async def _gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:
         """The events between our last token and the limited timeline, oldest first."""

@@ -16,7 +16,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.request import HTTPXRequest
 
 from hermes_gateway.config.secrets import redact
-from hermes_gateway.platforms.connection import Backoff, StatusLatch
+from hermes_gateway.platforms.connection import Backoff, StatusLatch, StoreRetries
 
 from . import ALLOWED_UPDATES, TelegramOptions, rejection
 from .convert import retry_seconds
@@ -89,7 +89,7 @@ class Poller:
         self._setup = setup  # getMe + deleteWebhook + commands, until it has succeeded once
         self._ready = ready
         self._stopping = asyncio.Event()
-        self._failures: dict[int, int] = {}
+        self._stored = StoreRetries(log, "telegram", "update", MAX_HANDLER_FAILURES)
         self.offset: int | None = None
 
     def stop(self) -> None:
@@ -160,16 +160,8 @@ class Poller:
                 continue
             if self.offset is not None and update_id < self.offset:
                 continue  # already handled (a server that re-sent it)
-            try:
-                await self._handle(raw)
-            except Exception as exc:
-                tries = self._failures.get(update_id, 0) + 1
-                self._failures[update_id] = tries
-                if tries < MAX_HANDLER_FAILURES:
-                    log.warning("telegram: update %s not stored yet (%s); retrying", update_id, exc)
-                    return False
-                log.error("telegram: gave up on update %s after %s tries", update_id, tries)
-            self._failures.pop(update_id, None)
+            if not await self._stored.store(update_id, lambda raw=raw: self._handle(raw)):
+                return False
             self.offset = update_id + 1
         return True
 
